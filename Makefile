@@ -1,0 +1,40 @@
+# synbiolab: every target installs what it needs, so each one works on a fresh machine.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+TORCH   := torch==2.13.0
+STAMP   := $(VENV)/.installed
+DATA    ?= $(if $(SYNBIOLAB_DATA),$(SYNBIOLAB_DATA),$(wildcard ../shared/data))
+
+.PHONY: install quickstart test test-all bench lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The CPU build of torch is pinned and installed first, so that the package's own
+# torch requirement is already met and pip never fetches a multi-GB CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[dev,bio]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+quickstart: install
+	SYNBIOLAB_DATA=$(DATA) $(BIN)/synbiolab quickstart
+
+test: install
+	SYNBIOLAB_DATA=$(DATA) $(BIN)/pytest
+
+test-all: install
+	SYNBIOLAB_DATA=$(DATA) $(BIN)/pytest -m ""
+
+bench: install
+	SYNBIOLAB_DATA=$(DATA) $(BIN)/python bench/foundation.py
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

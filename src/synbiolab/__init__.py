@@ -1,0 +1,27 @@
+"""synbiolab: a deep-learning lab for synthetic biology.
+
+The public API::
+
+    from synbiolab import load_dataset, build_model, fit, train, evaluate, load_run
+    ds = load_dataset("mnist", train_size=2000)
+    model = build_model("cnn", ds)
+    result = fit(model, ds, TrainConfig(epochs=2))
+    evaluate(result.model, ds.test, ds.task)
+"""
+
+from .api import evaluate_run, predict_images, quickstart
+from .config import Config, DataConfig, ModelConfig, TrainConfig, apply_overrides, load_config
+from .data import DATASETS, Dataset, Split, load_dataset, register_dataset
+from .errors import SynbiolabError, TrainingDiverged
+from .evaluate import evaluate, predict
+from .models import MODELS, build_model, count_parameters, register_model
+from .report import register_section, write_report
+from .runs import Run, load_run
+from .train import default_config, fit, train
+
+__all__ = [
+    "DATASETS", "MODELS", "Config", "DataConfig", "Dataset", "ModelConfig", "Run", "Split", "SynbiolabError",
+    "TrainConfig", "TrainingDiverged", "apply_overrides", "build_model", "count_parameters", "default_config",
+    "evaluate", "evaluate_run", "fit", "load_config", "load_dataset", "load_run", "predict", "predict_images",
+    "quickstart", "register_dataset", "register_model", "register_section", "train", "write_report",
+]

@@ -1,0 +1,106 @@
+"""Python API behind the CLI verbs that work on saved runs: evaluate, predict, quickstart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import SynbiolabError
+from .evaluate import evaluate, predict, probabilities
+from .runs import load_run
+
+
+def evaluate_run(run_path: str | Path, split: str = "test") -> dict:
+    """Re-evaluate a run's saved model on one split ('test', 'val' or 'train') of its data set."""
+    if split not in ("test", "val", "train"):
+        raise SynbiolabError(f"split={split!r} is unknown; valid: test, val, train")
+    run = load_run(run_path)
+    ds = run.load_dataset()
+    return evaluate(run.load_model(), getattr(ds, split), ds.task)
+
+
+def load_picture(path: str | Path):
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SynbiolabError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.copy()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SynbiolabError(f"{path}: not an image file (give a PNG, JPEG, BMP, GIF or TIFF picture)") from exc
+
+
+def predict_images(run_path: str | Path, paths) -> list[tuple[str, dict[str, float]]]:
+    """Class probabilities for picture files, each turned into an MNIST-style image of the run's size.
+
+    Returns:
+        A list of (path, {class name: probability}).
+    """
+    from .data.images import to_mnist_style
+
+    run = load_run(run_path)
+    spec = run.model_spec
+    if spec.get("kind") != "image" or spec["task"] == "regression":
+        raise SynbiolabError(f"{run_path}: predict takes a run of an image classifier; this run is "
+                             f"{spec.get('kind')} {spec['task']}")
+    _, height, _ = spec["input_shape"]
+    norm = spec.get("normalisation") or {"mean": 0.0, "std": 1.0, "scale": 255.0}
+    batch = []
+    for p in paths:
+        arr = to_mnist_style(load_picture(p), size=height).astype(np.float32) / 255.0
+        batch.append((arr - norm["mean"]) / norm["std"])
+    x = torch.from_numpy(np.stack(batch)).unsqueeze(1)
+    probs = probabilities(spec["task"], predict(run.load_model(), x))
+    names = spec["class_names"]
+    return [(str(p), {names[j]: float(probs[i, j]) for j in range(len(names))}) for i, p in enumerate(paths)]
+
+
+def quickstart(data_dir: str | None = None, out: str | Path = "runs", verbose: bool = True) -> list[dict]:
+    """Train an MLP and a CNN on MNIST (the 8x8 digits when MNIST is unavailable) and print a table.
+
+    The epochs are shortened so that the whole thing takes a few minutes on a laptop CPU; ``synbiolab
+    train --model cnn`` runs the full recipe.
+    """
+    from datetime import datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .data import load_dataset
+    from .train import default_config, train
+
+    console = Console(highlight=False)
+    data = "mnist"
+    try:
+        dataset = load_dataset("mnist", data_dir=data_dir)
+    except SynbiolabError as exc:
+        console.print(f"MNIST unavailable ({exc}); using scikit-learn's bundled 8x8 digits instead")
+        data, dataset = "digits", load_dataset("digits")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    quick_epochs = {"mlp": 5, "cnn": 2} if data == "mnist" else {"mlp": 30, "cnn": 30}
+    rows = []
+    for model_name in ("mlp", "cnn"):
+        cfg = default_config(data, model_name)
+        cfg.data.data_dir = data_dir
+        cfg.train.epochs = quick_epochs[model_name]
+        run = train(cfg, out=Path(out) / f"quickstart-{data}-{model_name}-{stamp}", verbose=verbose, dataset=dataset)
+        m = run.metrics
+        rows.append({"model": model_name, "parameters": m["n_parameters"], "test accuracy": m["test"]["accuracy"],
+                     "test error": m["test"]["error"], "train error": m["train"]["error"],
+                     "gap": m["test"]["error"] - m["train"]["error"], "seconds": m["train_seconds"],
+                     "epochs": cfg.train.epochs, "report": str(run.path / "report.html")})
+    table = Table(title=f"quickstart on {data}")
+    for col in ("model", "parameters", "epochs", "test accuracy", "test error", "train error", "gap", "seconds"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(r["model"], f"{r['parameters']:,}", str(r["epochs"]), f"{r['test accuracy']:.4f}",
+                      f"{r['test error']:.4f}", f"{r['train error']:.4f}", f"{r['gap']:+.4f}", f"{r['seconds']:.1f}")
+    console.print(table)
+    for r in rows:
+        console.print(f"{r['model']} report: {r['report']}")
+    return rows

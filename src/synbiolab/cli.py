@@ -1,0 +1,199 @@
+"""The command line: one Typer app; each verb parses its options, calls the Python API and prints.
+
+Errors a user can fix come out as one line on stderr (``error: ...``) with exit status 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from .errors import SynbiolabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="synbiolab: deep learning for synthetic biology, from MNIST to promoters.")
+data_app = typer.Typer(no_args_is_help=True, help="Data sets: list them, describe one.")
+app.add_typer(data_app, name="data")
+
+
+def _echo(text: str = "") -> None:
+    typer.echo(text)
+
+
+# --- train
+
+
+def build_config(data, model, epochs, batch_size, lr, optimizer, schedule, seed, config_file, sets,
+                 data_dir=None, train_size=None, classes=None, device=None, extra=None):
+    """Config from (lowest to highest precedence): model recipe, --config file, named options, --set."""
+    from .config import apply_overrides, load_config, set_value
+    from .train import default_config
+
+    if config_file:
+        file_cfg = load_config(config_file)
+        cfg = default_config(data or file_cfg.data.name, model or file_cfg.model.name)
+        raw = json.loads(json.dumps(file_cfg.to_dict()))
+        from .config import Config
+
+        base = Config()
+        for section in ("data", "train"):
+            for key, value in raw[section].items():
+                if value != getattr(getattr(base, section), key):
+                    set_value(cfg, f"{section}.{key}", value, source=str(config_file))
+        for key, value in raw["model"]["params"].items():
+            set_value(cfg, f"model.{key}", value, source=str(config_file))
+    else:
+        cfg = default_config(data or "mnist", model or "mlp")
+    options = {"train.epochs": epochs, "train.batch_size": batch_size, "train.lr": lr, "train.optimizer": optimizer,
+               "train.schedule": schedule, "train.seed": seed, "data.data_dir": data_dir,
+               "data.train_size": train_size, "train.device": device, **(extra or {})}
+    if classes:
+        options["data.classes"] = [int(c) for c in str(classes).split(",")] if isinstance(classes, str) else classes
+    for key, value in options.items():
+        if value is not None:
+            set_value(cfg, key, value, source=f"--{key.split('.')[1].replace('_', '-')}")
+    return apply_overrides(cfg, sets)
+
+
+@app.command()
+def train(
+    data: str = typer.Option(None, "--data", "-d", help="data set name or file (default mnist)"),
+    model: str = typer.Option(None, "--model", "-m", help="model name (default mlp)"),
+    epochs: int = typer.Option(None, help="passes over the training split"),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    lr: float = typer.Option(None, "--lr", help="peak learning rate"),
+    optimizer: str = typer.Option(None, help="sgd, adam or adamw"),
+    schedule: str = typer.Option(None, help="none, cosine or onecycle"),
+    seed: int = typer.Option(None, help="training seed"),
+    out: Path = typer.Option(None, "--out", "-o", help="run folder (default runs/<data>-<model>-<time>)"),
+    sets: list[str] = typer.Option(None, "--set", help="override any config field, e.g. train.lr=0.01"),
+    config_file: Path = typer.Option(None, "--config", help="JSON or YAML config file"),
+    data_dir: str = typer.Option(None, "--data-dir", help="folder holding mnist/ and synbio/"),
+    train_size: int = typer.Option(None, "--train-size", help="subsample the training split (stratified)"),
+    classes: str = typer.Option(None, "--classes", help="keep these classes, e.g. 3,7 (two make a binary task)"),
+    device: str = typer.Option(None, help="auto, cpu, cuda or mps"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing run folder"),
+    resume: Path = typer.Option(None, "--resume", help="continue the run in this folder from its checkpoint"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Train a model and write its run folder (config, history, metrics, weights, report)."""
+    from .train import train as run_training
+
+    if resume is not None:
+        run = run_training(None, resume=resume, verbose=not quiet)
+    else:
+        cfg = build_config(data, model, epochs, batch_size, lr, optimizer, schedule, seed, config_file, sets,
+                           data_dir, train_size, classes, device)
+        run = run_training(cfg, out=out, overwrite=overwrite, verbose=not quiet)
+    if quiet:
+        _echo(str(run.path))
+
+
+# --- evaluate, predict
+
+
+@app.command()
+def evaluate(run: Path = typer.Argument(..., help="a run folder"),
+             split: str = typer.Option("test", help="test, val or train")):
+    """Re-evaluate a saved model on one split of its data set."""
+    from .api import evaluate_run
+
+    metrics = evaluate_run(run, split)
+    _echo(json.dumps({"run": str(run), "split": split, **metrics}, indent=2))
+
+
+@app.command()
+def predict(run: Path = typer.Argument(..., help="a run folder of an image model"),
+            images: list[Path] = typer.Argument(..., help="picture files of digits (PNG, JPEG, ...)"),
+            top: int = typer.Option(3, help="classes to show per picture")):
+    """Class probabilities for pictures of digits of any size (converted to MNIST style)."""
+    from .api import predict_images
+
+    for path, probs in predict_images(run, images):
+        best = sorted(probs.items(), key=lambda kv: -kv[1])[:top]
+        _echo(f"{path}: " + "  ".join(f"{name} {p:.3f}" for name, p in best))
+
+
+# --- data
+
+
+@data_app.command("list")
+def data_list():
+    """List the named data sets."""
+    from .data import DATASETS
+
+    for name, entry in DATASETS.items():
+        if name != "file":
+            _echo(f"{name:<26} {entry.summary}")
+
+
+@data_app.command("info")
+def data_info(name: str = typer.Argument(..., help="a data set name or file"),
+              data_dir: str = typer.Option(None, "--data-dir")):
+    """Size, task, input shape, label balance and provenance of a data set."""
+    from .data import load_dataset
+
+    kw = {"data_dir": data_dir} if data_dir else {}
+    ds = load_dataset(name, **kw)
+    s = ds.summary()
+    _echo(f"{ds.name}: {ds.task} task, {ds.kind} data, input shape {tuple(ds.input_shape)}")
+    _echo(f"examples: train {s['n_train']:,}, validation {s['n_val']:,}, test {s['n_test']:,}")
+    if ds.class_names is not None:
+        counts = s["train_class_counts"]
+        total = sum(counts)
+        _echo("training label balance: " + ", ".join(
+            f"{c} {n} ({n / total:.1%})" for c, n in zip(ds.class_names, counts, strict=True)))
+    for key, value in ds.info.items():
+        if key != "normalisation":
+            _echo(f"{key}: {value}")
+
+
+# --- quickstart
+
+
+@app.command()
+def quickstart(data_dir: str = typer.Option(None, "--data-dir"),
+               out: Path = typer.Option(Path("runs"), "--out", help="parent folder of the two runs")):
+    """Train an MLP and a CNN on MNIST (or the bundled 8x8 digits offline) and compare them."""
+    from .api import quickstart as run_quickstart
+
+    run_quickstart(data_dir=data_dir, out=out)
+
+
+# --- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if debug:
+        argv.remove("--debug")
+    try:
+        rv = app(args=argv, prog_name="synbiolab", standalone_mode=False)
+    except SynbiolabError as exc:
+        if debug:
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        # Usage errors of the command-line parser (unknown option, missing argument) print themselves.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    if isinstance(rv, int) and rv:
+        sys.exit(rv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

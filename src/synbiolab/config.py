@@ -1,0 +1,228 @@
+"""Dataclass configuration: defaults with one comment per field, JSON/YAML load and save, --set overrides.
+
+A config has three parts: ``data``, ``model`` and ``train``. Model parameters are the keyword arguments
+of the chosen model's constructor, so ``--set model.hidden_units=[64]`` is checked against that
+signature rather than against a second list that could drift from the code.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import SynbiolabError
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"  # a registered data set (`synbiolab data list`) or a path to a CSV/TSV/FASTA file
+    data_dir: str | None = None  # folder holding mnist/ and synbio/; default: $SYNBIOLAB_DATA, then the cache
+    val_size: float | None = None  # validation examples carved from training (count, or fraction < 1); None: the set's default
+    test_size: float | None = None  # for data sets without an official test split: held-out count or fraction
+    train_size: int | None = None  # subsample the training split to this many examples (stratified)
+    classes: list[int] | None = None  # keep only these classes; two classes make a binary (sigmoid) task
+    seed: int = 0  # seed of the splits and subsamples, independent of the training seed
+    # --- sequence data (files and named sequence sets)
+    seq_col: str | None = None  # CSV/TSV column holding the sequences
+    target: list[str] | None = None  # CSV/TSV target column(s)
+    id_col: str | None = None  # CSV/TSV column with sequence identifiers
+    group_col: str | None = None  # CSV/TSV column with groups kept whole in one split (e.g. source study)
+    length: int | None = None  # pad or trim sequences to this length (default: the longest)
+    pad: str = "right"  # where padding goes: left, right or centre
+    strict: bool = False  # reject IUPAC ambiguity letters instead of encoding them as probabilities
+    log_target: bool = False  # regress log10 of the target
+    split: str = "random"  # random, stratified or grouped
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mlp"  # a registered model (`synbiolab train --model ...`)
+    params: dict[str, Any] = field(default_factory=dict)  # constructor keyword arguments of that model
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10  # passes over the training split
+    batch_size: int = 128  # examples per step (summed over processes under DDP)
+    lr: float = 1e-3  # peak learning rate
+    optimizer: str = "adamw"  # sgd, adam or adamw
+    momentum: float = 0.9  # SGD momentum (Nesterov); ignored by Adam(W)
+    weight_decay: float = 0.0  # L2 penalty (decoupled for AdamW)
+    schedule: str = "none"  # none, cosine or onecycle
+    grad_clip: float = 0.0  # clip the global gradient norm to this value; 0 turns clipping off
+    patience: int = 0  # stop after this many epochs without a lower validation loss; 0 never stops early
+    augment: str = "none"  # none, shift_rotate (images) or revcomp (DNA)
+    label_smoothing: float = 0.0  # cross-entropy label smoothing for multi-class tasks
+    train_eval_size: int = 10000  # training examples re-evaluated each epoch (a fixed subsample)
+    seed: int = 0  # seed of the weights, the batch order, dropout and augmentation
+    device: str = "auto"  # auto, cpu, cuda or mps
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    compile: bool = False  # torch.compile the model (worth it only for long runs)
+    progress: bool = True  # show a progress bar
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> Config:
+        cfg = cls()
+        for section in ("data", "model", "train"):
+            values = (d or {}).get(section) or {}
+            if not isinstance(values, dict):
+                raise SynbiolabError(f"{source}: '{section}' must be a mapping of keys to values")
+            for key, value in values.items():
+                set_value(cfg, f"{section}.{key}", value, source=source)
+        unknown = set(d or {}) - {"data", "model", "train", "meta"}
+        if unknown:
+            raise SynbiolabError(f"{source}: unknown section '{sorted(unknown)[0]}'; valid: data, model, train")
+        return cfg
+
+
+SECTIONS = {"data": DataConfig, "train": TrainConfig}
+
+
+def valid_keys(cfg: Config) -> list[str]:
+    """All keys `--set` accepts for this config (model keys depend on the chosen model)."""
+    keys = [f"{s}.{f.name}" for s, c in SECTIONS.items() for f in fields(c)]
+    keys.append("model.name")
+    keys += [f"model.{k}" for k in model_parameters(cfg.model.name)]
+    return keys
+
+
+def model_parameters(name: str) -> dict[str, Any]:
+    """The keyword arguments (with defaults) of a registered model's constructor."""
+    from .models import get_model_class
+
+    sig = inspect.signature(get_model_class(name).__init__)
+    return {
+        k: p.default
+        for k, p in sig.parameters.items()
+        if k not in ("self", "input_shape", "n_outputs") and p.default is not inspect.Parameter.empty
+    }
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override value: Python/JSON literals (numbers, lists, true/false/none) or a bare string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _coerce(value: Any, default: Any, annotation: Any, key: str) -> Any:
+    """Check `value` against the type of the field (its annotation, or its default's type)."""
+    ann = str(annotation)
+    if value is None:
+        if "None" in ann or default is None:
+            return None
+        raise SynbiolabError(f"{key}: None is not allowed (expected {type(default).__name__})")
+    expected_list = "list" in ann or isinstance(default, list | tuple)
+    if expected_list:
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            value = [value] if not isinstance(value, str) else [parse_value(v) for v in value.split(",")]
+        if not isinstance(value, list | tuple):
+            raise SynbiolabError(f"{key}: expected a list such as [64, 32], got {value!r}")
+        return list(value)
+    if isinstance(default, bool) or ann in ("bool", "<class 'bool'>"):
+        if isinstance(value, bool):
+            return value
+        raise SynbiolabError(f"{key}: expected true or false, got {value!r}")
+    if isinstance(default, int) and not isinstance(default, bool) and "float" not in ann:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise SynbiolabError(f"{key}: expected an integer, got {value!r}")
+    if isinstance(default, float) or "float" in ann:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value) if not (isinstance(default, int) and isinstance(value, int)) else value
+        raise SynbiolabError(f"{key}: expected a number, got {value!r}")
+    if isinstance(default, str) or "str" in ann:
+        if isinstance(value, str):
+            return value
+        return str(value)
+    if isinstance(default, dict) and not isinstance(value, dict):
+        raise SynbiolabError(f"{key}: expected a mapping, got {value!r}")
+    return value
+
+
+def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
+    """Set one dotted key, checking the key exists and the value has the field's type."""
+    section, _, name = key.partition(".")
+    if section == "model" and name != "name" and name != "params":
+        params = model_parameters(cfg.model.name)
+        if name not in params:
+            raise SynbiolabError(
+                f"{source}: unknown key '{key}' for model '{cfg.model.name}'; valid: "
+                + ", ".join(f"model.{k}" for k in params)
+            )
+        cfg.model.params[name] = _coerce(value, params[name], type(params[name]).__name__, key)
+        return
+    if section == "model" and name == "params":
+        if not isinstance(value, dict):
+            raise SynbiolabError(f"{source}: model.params must be a mapping")
+        for k, v in value.items():
+            set_value(cfg, f"model.{k}", v, source)
+        return
+    if section == "model" and name == "name":
+        from .models import get_model_class
+
+        get_model_class(str(value))  # raises with the list of valid names
+        if cfg.model.name != value:
+            cfg.model.params = {}
+        cfg.model.name = str(value)
+        return
+    cls = SECTIONS.get(section)
+    valid = {f.name: f for f in fields(cls)} if cls else {}
+    if name not in valid:
+        raise SynbiolabError(f"{source}: unknown key '{key}'; valid keys: " + ", ".join(valid_keys(cfg)))
+    f = valid[name]
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    setattr(getattr(cfg, section), name, _coerce(value, default, f.type, key))
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
+    """Apply `key=value` strings, e.g. ``["train.lr=0.01", "model.hidden_units=[64]"]``."""
+    for item in overrides or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise SynbiolabError(f"--set {item!r}: expected key=value, e.g. train.lr=0.01")
+        set_value(cfg, key.strip(), parse_value(text), source="--set")
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a JSON or YAML config file (the same shape as a run's config.json)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynbiolabError(f"{path}: config file not found")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error becomes one line
+        raise SynbiolabError(f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}".splitlines()[0]) from exc
+    if not isinstance(data, dict):
+        raise SynbiolabError(f"{path}: expected a mapping with data/model/train sections")
+    return Config.from_dict(data, source=str(path))

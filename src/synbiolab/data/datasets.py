@@ -1,0 +1,244 @@
+"""Named data sets -> ``Dataset``: tensors for train/validation/test, the task and what a report needs.
+
+Each named set is a loader registered with :func:`register_dataset`; a loader takes a ``DataConfig`` and
+returns a ``Dataset`` with its three splits already carved (validation from the training part, the test
+part held out as published where a data set has one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import DataConfig
+from ..errors import SynbiolabError
+from .images import MNIST_MEAN, MNIST_STD, load_digits_arrays, load_mnist_arrays
+from .splits import stratified_split, subsample
+
+TASKS = ("multiclass", "binary", "regression")
+
+
+@dataclass
+class Split:
+    """One split: inputs, targets and optional identifiers and groups (one per example)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    ids: list[str] | None = None
+    groups: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, index) -> Split:
+        index = np.asarray(index)
+        t = torch.as_tensor(index, dtype=torch.long)
+        return Split(
+            self.x[t],
+            self.y[t],
+            None if self.ids is None else [self.ids[i] for i in index],
+            None if self.groups is None else self.groups[index],
+        )
+
+
+@dataclass
+class Dataset:
+    """A data set ready for training.
+
+    Attributes:
+        name: registered name or file path.
+        task: ``multiclass`` (softmax), ``binary`` (sigmoid) or ``regression`` (linear).
+        kind: ``image`` or ``sequence``.
+        train, val, test: the splits; the test split is evaluated once, at the end.
+        class_names: label names for classification, None for regression.
+        input_shape: shape of one example, e.g. (1, 28, 28) or (4, 60).
+        info: provenance and preprocessing notes shown in reports.
+    """
+
+    name: str
+    task: str
+    kind: str
+    train: Split
+    val: Split
+    test: Split
+    class_names: list[str] | None = None
+    input_shape: tuple[int, ...] = ()
+    target_names: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_outputs(self) -> int:
+        if self.task == "multiclass":
+            return len(self.class_names)
+        if self.task == "binary":
+            return 1
+        return 1 if self.train.y.ndim == 1 else int(self.train.y.shape[1])
+
+    def majority_error(self) -> float | None:
+        """Test error of always predicting the most frequent training class (None for regression)."""
+        if self.task == "regression":
+            return None
+        counts = torch.bincount(self.train.y.long())
+        majority = int(counts.argmax())
+        return float((self.test.y.long() != majority).float().mean())
+
+    def summary(self) -> dict[str, Any]:
+        out = {
+            "name": self.name,
+            "task": self.task,
+            "kind": self.kind,
+            "input_shape": list(self.input_shape),
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+        }
+        if self.class_names is not None:
+            out["class_names"] = list(self.class_names)
+            out["train_class_counts"] = torch.bincount(
+                self.train.y.long(), minlength=len(self.class_names)
+            ).tolist()
+        return out
+
+
+@dataclass
+class DatasetEntry:
+    loader: Callable[[DataConfig], Dataset]
+    summary: str
+
+
+DATASETS: dict[str, DatasetEntry] = {}
+
+
+def register_dataset(name: str, loader: Callable[[DataConfig], Dataset], summary: str) -> None:
+    """Make a data set loadable by name (``load_dataset(name)``, ``--data name``)."""
+    DATASETS[name] = DatasetEntry(loader, summary)
+
+
+def load_dataset(name_or_config: str | DataConfig = "mnist", **overrides) -> Dataset:
+    """Load a data set by name (or from a ``DataConfig``), with its train/validation/test splits.
+
+    Args:
+        name_or_config: a registered name such as ``"mnist"``, a path to a data file, or a DataConfig.
+        **overrides: DataConfig fields, e.g. ``train_size=2000``, ``classes=[3, 7]``, ``data_dir=...``.
+
+    Returns:
+        A Dataset.
+    """
+    if isinstance(name_or_config, DataConfig):
+        cfg = DataConfig(**{**name_or_config.__dict__, **overrides})
+    else:
+        cfg = DataConfig(name=name_or_config, **overrides)
+    entry = DATASETS.get(cfg.name)
+    if entry is None:
+        file_loader = DATASETS.get("file")
+        looks_like_file = any(cfg.name.lower().endswith(s) for s in (".csv", ".tsv", ".fa", ".fasta", ".fna", ".txt"))
+        if file_loader is not None and looks_like_file:
+            return file_loader.loader(cfg)
+        valid = ", ".join(n for n in DATASETS if n != "file")
+        raise SynbiolabError(f"unknown data set '{cfg.name}'; valid: {valid} (or a .csv/.tsv/.fasta file)")
+    return entry.loader(cfg)
+
+
+# --- helpers shared by the loaders
+
+
+def select_classes(x: np.ndarray, y: np.ndarray, classes, names: list[str], where: str):
+    """Keep the listed classes and relabel them 0..k-1; two classes make a binary task."""
+    if not classes:
+        return x, y, names, "multiclass"
+    classes = [int(c) for c in classes]
+    bad = [c for c in classes if c < 0 or c >= len(names)]
+    if bad or len(set(classes)) != len(classes) or len(classes) < 2:
+        raise SynbiolabError(
+            f"{where}: classes={classes} must be two or more distinct labels among 0..{len(names) - 1}"
+        )
+    keep = np.isin(y, classes)
+    mapping = {c: i for i, c in enumerate(classes)}
+    y_new = np.array([mapping[int(v)] for v in y[keep]], dtype=np.int64)
+    return x[keep], y_new, [names[c] for c in classes], "binary" if len(classes) == 2 else "multiclass"
+
+
+def carve_validation(y_pool: np.ndarray, cfg: DataConfig, default_val: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) of a training pool: stratified validation split, then --train-size."""
+    val_size = cfg.val_size if cfg.val_size is not None else default_val
+    train_idx, val_idx = stratified_split(y_pool, val_size, seed=cfg.seed, what="val_size")
+    if cfg.train_size is not None:
+        keep = subsample(y_pool[train_idx], int(cfg.train_size), seed=cfg.seed + 1)
+        train_idx = train_idx[keep]
+    return train_idx, val_idx
+
+
+def _image_dataset(name, x_pool, y_pool, x_test, y_test, names, task, cfg, default_val, mean, std, info):
+    train_idx, val_idx = carve_validation(y_pool, cfg, default_val)
+
+    def tensor(images):
+        t = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+        return (t - mean) / std
+
+    def split(images, labels):
+        return Split(tensor(images), torch.from_numpy(labels.astype(np.int64)))
+
+    info = {**info, "normalisation": {"mean": mean, "std": std, "scale": 255.0}}
+    return Dataset(
+        name=name,
+        task=task,
+        kind="image",
+        train=split(x_pool[train_idx], y_pool[train_idx]),
+        val=split(x_pool[val_idx], y_pool[val_idx]),
+        test=split(x_test, y_test),
+        class_names=names,
+        input_shape=(1, *x_pool.shape[1:]),
+        info=info,
+    )
+
+
+def _load_mnist(cfg: DataConfig) -> Dataset:
+    arrays = load_mnist_arrays(cfg.data_dir)
+    names = [str(i) for i in range(10)]
+    x_pool, y_pool, names_sel, task = select_classes(
+        arrays["train_images"], arrays["train_labels"].astype(np.int64), cfg.classes, names, "mnist"
+    )
+    x_test, y_test, _, _ = select_classes(
+        arrays["test_images"], arrays["test_labels"].astype(np.int64), cfg.classes, names, "mnist"
+    )
+    info = {
+        "source": "MNIST (LeCun, Cortes, Burges), 60,000 training and 10,000 test images, 28x28",
+        "license": "CC BY-SA 3.0",
+    }
+    return _image_dataset(
+        "mnist", x_pool, y_pool, x_test, y_test, names_sel, task, cfg, 5000, MNIST_MEAN, MNIST_STD, info
+    )
+
+
+DIGITS_MEAN, DIGITS_STD = 0.3054, 0.3789  # of the 1,797 8x8 images scaled to 0..1
+
+
+def _load_digits(cfg: DataConfig) -> Dataset:
+    images, labels = load_digits_arrays()
+    names = [str(i) for i in range(10)]
+    images, labels, names_sel, task = select_classes(images, labels, cfg.classes, names, "digits")
+    test_size = cfg.test_size if cfg.test_size is not None else 0.2
+    pool_idx, test_idx = stratified_split(labels, test_size, seed=cfg.seed, what="test_size")
+    info = {"source": "scikit-learn's bundled 8x8 handwritten digits (UCI optdigits test set), 1,797 images"}
+    return _image_dataset(
+        "digits",
+        images[pool_idx],
+        labels[pool_idx],
+        images[test_idx],
+        labels[test_idx],
+        names_sel,
+        task,
+        cfg,
+        0.15,
+        DIGITS_MEAN,
+        DIGITS_STD,
+        info,
+    )
+
+
+register_dataset("mnist", _load_mnist, "70,000 handwritten digits, 28x28, 10 classes (60,000 train / 10,000 test)")
+register_dataset("digits", _load_digits, "1,797 handwritten digits, 8x8, 10 classes (scikit-learn, offline)")

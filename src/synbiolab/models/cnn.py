@@ -1,0 +1,63 @@
+"""A small modern convolutional network: conv-BN-ReLU-pool blocks, global pooling, dropout, linear head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CNN(nn.Module):
+    """Convolutional network for small images such as 28x28 digits.
+
+    Each block is conv3x3 -> batch norm -> ReLU (``convs_per_block`` times) -> 2x2 max-pool, which halves
+    the image; the last feature map is averaged over space (or flattened when small) before the head.
+
+    Args:
+        input_shape: shape of one example, (channels, height, width).
+        n_outputs: number of logits.
+        channels: output channels of each block; the number of blocks is its length.
+        convs_per_block: convolutions in each block before pooling.
+        hidden_units: width of the fully connected layer before the head (0: none).
+        dropout: dropout probability before the head.
+    """
+
+    def __init__(
+        self,
+        input_shape=(1, 28, 28),
+        n_outputs: int = 10,
+        channels: list[int] = (32, 64),
+        convs_per_block: int = 1,
+        hidden_units: int = 128,
+        dropout: float = 0.25,
+    ):
+        super().__init__()
+        in_channels, height, width = input_shape
+        blocks: list[nn.Module] = []
+        for out_channels in channels:
+            for _ in range(convs_per_block):
+                blocks += [
+                    nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out_channels),
+                    nn.ReLU(inplace=True),
+                ]
+                in_channels = out_channels
+            if min(height, width) >= 2:
+                blocks.append(nn.MaxPool2d(2))  # (B, C, H, W) -> (B, C, H/2, W/2)
+                height, width = height // 2, width // 2
+        self.conv = nn.Sequential(*blocks)
+        flat = in_channels * height * width
+        head_in = flat
+        fc: list[nn.Module] = [nn.Flatten()]  # (B, C, h, w) -> (B, C*h*w)
+        if hidden_units:
+            fc += [nn.Linear(flat, hidden_units), nn.ReLU(inplace=True)]
+            head_in = hidden_units
+        self.fc = nn.Sequential(*fc)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(head_in, n_outputs)
+        self.n_features = head_in
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x))  # (B, 1, 28, 28) -> (B, n_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(x)))  # (B, n_features) -> (B, n_outputs)
