@@ -1,0 +1,161 @@
+"""GAN models, the gradient penalty and the two-phase GAN step."""
+
+import pytest
+import torch
+from torch import nn
+
+from synbiolab.errors import SynbiolabError
+from synbiolab.gan import gan_step, gradient_penalty
+from synbiolab.models.gan import DCGANDiscriminator, DCGANGenerator
+from synbiolab.models.wgan_seq import SequenceCritic, SequenceGenerator
+
+# --- shapes
+
+
+@pytest.mark.parametrize("side", [28, 8])
+@pytest.mark.parametrize("n_classes", [0, 10])
+def test_dcgan_shapes(side, n_classes):
+    torch.manual_seed(0)
+    shape = (1, side, side)
+    generator = DCGANGenerator(image_shape=shape, latent_size=16, n_classes=n_classes, base_channels=8)
+    discriminator = DCGANDiscriminator(image_shape=(1, side, side), n_classes=n_classes, base_channels=8)
+    labels = torch.arange(5) if n_classes else None
+    images = generator(torch.randn(5, 16), labels)
+    assert images.shape == (5, 1, side, side)
+    assert images.min() >= -1 and images.max() <= 1  # tanh output
+    assert discriminator(images, labels).shape == (5,)
+
+
+def test_conditional_generator_needs_labels():
+    generator = DCGANGenerator(image_shape=(1, 8, 8), latent_size=4, n_classes=10, base_channels=4)
+    with pytest.raises(SynbiolabError, match="class-conditional"):
+        generator(torch.randn(2, 4))
+    with pytest.raises(SynbiolabError, match="side divisible by 4"):
+        DCGANGenerator(image_shape=(1, 10, 10))
+
+
+def test_sequence_generator_outputs_base_probabilities_and_critic_scores():
+    torch.manual_seed(0)
+    generator = SequenceGenerator(sequence_length=50, latent_size=100, channels=16, n_blocks=2)
+    critic = SequenceCritic(sequence_length=50, channels=16, n_blocks=2)
+    soft = generator(torch.randn(3, 100))
+    assert soft.shape == (3, 4, 50)
+    torch.testing.assert_close(soft.sum(1), torch.ones(3, 50))  # softmax over the 4 bases
+    assert critic(soft).shape == (3,)
+
+
+# --- gradient penalty
+
+
+class LinearCritic(nn.Module):
+    def __init__(self, weight):
+        super().__init__()
+        self.linear = nn.Linear(len(weight), 1)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.tensor([weight]))
+            self.linear.bias.fill_(0.7)
+
+    def forward(self, x, labels=None):
+        return self.linear(x).squeeze(1)
+
+
+def test_gradient_penalty_of_a_linear_critic_by_hand():
+    # f(x) = w.x + b has gradient w everywhere: the penalty is (|w| - 1)^2 = (5 - 1)^2 = 16 for w = (3, 4),
+    # whatever the interpolation points, and its gradient with respect to w is 2 (|w| - 1) w / |w|
+    critic = LinearCritic([3.0, 4.0])
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    penalty = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
+    assert penalty.item() == pytest.approx(16.0)
+    penalty.backward()
+    torch.testing.assert_close(critic.linear.weight.grad, torch.tensor([[2 * 4 * 3 / 5, 2 * 4 * 4 / 5]]))
+    # a unit-norm linear critic is exactly 1-Lipschitz: no penalty
+    assert gradient_penalty(LinearCritic([0.6, 0.8]), real, fake).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_gradient_penalty_of_a_quadratic_critic_by_hand():
+    # f(x) = sum(x^2) / 2 has gradient x: with real == fake == x the interpolate is x itself
+    class Quadratic(nn.Module):
+        def forward(self, x, labels=None):
+            return (x**2).sum(1) / 2
+
+    x = torch.tensor([[3.0, 4.0], [0.0, 2.0]])  # gradient norms 5 and 2
+    expected = ((5 - 1) ** 2 + (2 - 1) ** 2) / 2
+    assert gradient_penalty(Quadratic(), x, x.clone()).item() == pytest.approx(expected)
+
+
+# --- the GAN step
+
+
+def _snapshot(module):
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def _changed(before, module):
+    return {name for name, p in module.named_parameters() if not torch.equal(before[name], p.detach())}
+
+
+@pytest.mark.parametrize("loss,n_critic", [("standard", 1), ("wgan-gp", 3)])
+@pytest.mark.parametrize("conditional", [False, True])
+def test_gan_step_updates_each_network_in_its_own_phase(loss, n_critic, conditional):
+    torch.manual_seed(0)
+    n_classes = 10 if conditional else 0
+    generator = DCGANGenerator(image_shape=(1, 8, 8), latent_size=8, n_classes=n_classes, base_channels=4)
+    discriminator = DCGANDiscriminator(image_shape=(1, 8, 8), n_classes=n_classes, base_channels=4)
+    g_opt = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
+
+    g_start, d_start = _snapshot(generator), _snapshot(discriminator)
+    seen = {}
+    real_d_step, real_g_step = d_opt.step, g_opt.step
+
+    def d_step(*args, **kwargs):
+        # during the discriminator phase the generator must not have moved
+        seen.setdefault("generator_changed_in_d_phase", set()).update(_changed(g_start, generator))
+        seen["d_steps"] = seen.get("d_steps", 0) + 1
+        return real_d_step(*args, **kwargs)
+
+    def g_step(*args, **kwargs):
+        seen["d_before_g_step"] = _snapshot(discriminator)
+        seen["generator_grads"] = [p.grad is not None for p in generator.parameters()]
+        return real_g_step(*args, **kwargs)
+
+    d_opt.step, g_opt.step = d_step, g_step
+    batches = [(torch.randn(6, 1, 8, 8), torch.randint(0, 10, (6,))) for _ in range(n_critic)]
+    result = gan_step(generator, discriminator, g_opt, d_opt, batches, loss=loss, latent_size=8,
+                      conditional=conditional)
+
+    assert seen["d_steps"] == n_critic
+    assert seen["generator_changed_in_d_phase"] == set()  # generator untouched while D learns
+    # the discriminator moved in its phase (the Wasserstein loss E[D(real)] - E[D(fake)] and the gradient
+    # penalty do not depend on the critic's output bias, so WGAN-GP leaves that one parameter alone)
+    constant_under_loss = {"score.bias"} if loss == "wgan-gp" else set()
+    assert _changed(d_start, discriminator) == set(d_start) - constant_under_loss
+    # ... and not in the generator's phase: its weights after the whole step equal those before G's update
+    assert _changed(seen["d_before_g_step"], discriminator) == set()
+    # the generator got gradients and moved in its phase
+    assert all(seen["generator_grads"])
+    assert _changed(g_start, generator) == set(g_start)
+    assert torch.isfinite(torch.tensor([result.discriminator_loss, result.generator_loss])).all()
+    if loss == "wgan-gp":
+        assert result.gradient_penalty > 0
+
+
+def test_gan_step_rejects_unknown_loss():
+    generator = DCGANGenerator(image_shape=(1, 8, 8), latent_size=4, base_channels=4)
+    discriminator = DCGANDiscriminator(image_shape=(1, 8, 8), base_channels=4)
+    opt = torch.optim.SGD(generator.parameters(), lr=0.1)
+    with pytest.raises(SynbiolabError, match="valid: standard, wgan-gp"):
+        batches = [(torch.randn(2, 1, 8, 8), torch.zeros(2))]
+        gan_step(generator, discriminator, opt, opt, batches, loss="hinge")
+
+
+def test_non_saturating_loss_matches_formula():
+    from synbiolab.gan import discriminator_loss, generator_loss
+
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 1.0])
+    sigmoid = torch.sigmoid
+    expected_d = -(torch.log(sigmoid(real)).mean() + torch.log(1 - sigmoid(fake)).mean())
+    expected_g = -torch.log(sigmoid(fake)).mean()
+    torch.testing.assert_close(discriminator_loss(real, fake, "standard"), expected_d)
+    torch.testing.assert_close(generator_loss(fake, "standard"), expected_g)
+    torch.testing.assert_close(discriminator_loss(real, fake, "wgan-gp"), torch.tensor(0.0 - 1.0))
