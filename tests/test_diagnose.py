@@ -1,0 +1,266 @@
+"""Verdict rules on hand-written histories whose answers are known, plus the label-noise estimate."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synbiolab.diagnose import (
+    OVERFIT_GAP_FRACTION,
+    UNDERFIT_TRAIN_FRACTION,
+    RunFacts,
+    diagnose_history,
+    estimate_label_noise,
+    format_diagnosis,
+    scale_capacity,
+)
+from synbiolab.errors import SynbiolabError
+
+MNIST_LIKE = dict(task="multiclass", data_kind="image", majority_error=0.887, baseline_loss=2.30,
+                  n_classes=10)
+
+
+def history(train_loss, val_loss, train_error, val_error):
+    """A history table with the columns of history.csv (epochs numbered from 1)."""
+    n = len(train_loss)
+    return pd.DataFrame({
+        "epoch": np.arange(1, n + 1), "step": np.arange(1, n + 1) * 100,
+        "train_loss": train_loss, "train_metric": 1 - np.asarray(train_error, float),
+        "train_error": train_error, "val_loss": val_loss, "val_metric": 1 - np.asarray(val_error, float),
+        "val_error": val_error, "lr": [1e-3] * n, "seconds": np.arange(1, n + 1) * 2.0,
+    })
+
+
+def facts(**changes):
+    base = dict(MNIST_LIKE, n_parameters=5_000_000, n_train=500, n_train_available=55_000, model_name="mlp",
+                model_params={"hidden_units": [2048, 2048], "dropout": 0.0},
+                train={"lr": 1e-3, "epochs": 20, "weight_decay": 0.0, "patience": 0, "augment": "none",
+                       "grad_clip": 0.0})
+    base.update(changes)
+    return RunFacts(**base)
+
+
+# --- the five verdicts on typical curves
+
+
+def overfit_history():
+    # Training error goes to 0 while the validation loss bottoms out at epoch 4 and then climbs.
+    train_loss = [1.2, 0.5, 0.2, 0.08, 0.03, 0.01, 0.005, 0.002, 0.001, 0.0005]
+    val_loss = [1.0, 0.6, 0.45, 0.42, 0.45, 0.50, 0.56, 0.62, 0.68, 0.74]
+    train_error = [0.30, 0.12, 0.05, 0.02, 0.005, 0.0, 0.0, 0.0, 0.0, 0.0]
+    val_error = [0.30, 0.17, 0.14, 0.12, 0.125, 0.13, 0.135, 0.14, 0.14, 0.145]
+    return history(train_loss, val_loss, train_error, val_error)
+
+
+def test_overfitting_with_evidence_and_ranked_fixes():
+    diagnosis = diagnose_history(overfit_history(), facts())
+    assert diagnosis.verdict == "overfitting"
+    ev = diagnosis.evidence
+    assert ev["best_epoch"] == 4 and ev["epochs_since_best"] == 6
+    assert ev["gap"] == pytest.approx(0.145)
+    assert ev["gap_relative"] == pytest.approx(1.0)
+    assert ev["gap_vs_reference"] == pytest.approx(0.145 / 0.887)
+    assert ev["val_loss_rise_from_best"] == pytest.approx(0.74 / 0.42 - 1)
+    titles = [fix.title for fix in diagnosis.fixes]
+    # 500 of 55,000 examples used: more data first (4x), then early stopping (gain 0.025 >= 0.01 * 0.887).
+    assert diagnosis.fixes[0].overrides == ["data.train_size=2000"]
+    assert diagnosis.fixes[1].overrides == ["train.epochs=4", "train.patience=3"]
+    assert "data augmentation (random shifts and small rotations)" in titles
+    overrides = [o for fix in diagnosis.fixes for o in fix.overrides]
+    assert "train.augment=shift_rotate" in overrides
+    assert "train.weight_decay=0.0005" in overrides and "model.dropout=0.3" in overrides
+    assert "model.hidden_units=[512,512]" in overrides
+
+
+def test_overfitting_without_spare_data_or_images():
+    diagnosis = diagnose_history(overfit_history(), facts(n_train_available=500, data_kind="sequence"))
+    overrides = [o for fix in diagnosis.fixes for o in fix.overrides]
+    assert diagnosis.fixes[0].title == "early stopping at the best epoch"
+    assert not any(o.startswith("data.train_size") for o in overrides)
+    assert "train.augment=shift_rotate" not in overrides
+
+
+def test_early_stopping_not_ranked_first_when_it_would_not_lower_the_error():
+    table = overfit_history()
+    table["val_error"] = [0.30, 0.17, 0.14, 0.13, 0.13, 0.13, 0.13, 0.13, 0.13, 0.13]
+    diagnosis = diagnose_history(table, facts(n_train_available=None))
+    assert diagnosis.verdict == "overfitting"
+    assert diagnosis.fixes[0].overrides == ["train.augment=shift_rotate"]
+    assert diagnosis.fixes[-1].title == "early stopping at the best epoch"
+
+
+def test_underfitting_small_model_gets_more_capacity_first():
+    train_loss = [1.6, 1.2, 1.05, 1.0, 0.98, 0.97, 0.965, 0.962]
+    val_loss = [1.5, 1.15, 1.04, 1.0, 0.985, 0.978, 0.975, 0.974]
+    train_error = [0.55, 0.42, 0.38, 0.36, 0.355, 0.35, 0.35, 0.35]
+    val_error = [0.54, 0.41, 0.38, 0.36, 0.36, 0.355, 0.355, 0.355]
+    small = facts(model_params={"hidden_units": [2], "dropout": 0.0}, n_parameters=1600, n_train=55_000)
+    diagnosis = diagnose_history(history(train_loss, val_loss, train_error, val_error), small)
+    assert diagnosis.verdict == "underfitting"
+    assert diagnosis.evidence["train_error_vs_reference"] == pytest.approx(0.35 / 0.887)
+    assert diagnosis.fixes[0].overrides == ["model.hidden_units=[8]"]
+    overrides = [o for fix in diagnosis.fixes for o in fix.overrides]
+    assert "train.epochs=60" in overrides and "model.name=cnn" in overrides
+    # High training error without a measured noise rate: the bound on label noise is stated.
+    assert any("never went below 0.350" in note for note in diagnosis.notes)
+
+
+def test_good_fit():
+    train_loss = [0.3, 0.1, 0.06, 0.045, 0.04, 0.038]
+    val_loss = [0.12, 0.07, 0.055, 0.05, 0.049, 0.049]
+    train_error = [0.08, 0.03, 0.018, 0.012, 0.011, 0.010]
+    val_error = [0.035, 0.022, 0.018, 0.016, 0.0155, 0.015]
+    diagnosis = diagnose_history(history(train_loss, val_loss, train_error, val_error),
+                                 facts(n_train=55_000, model_name="cnn", model_params={"channels": [32, 64]}))
+    assert diagnosis.verdict == "good fit"
+    assert diagnosis.fixes == []
+
+
+def test_still_improving_over_the_last_epochs():
+    train_loss = [0.9, 0.6, 0.45, 0.36]
+    val_loss = [0.8, 0.58, 0.44, 0.35]
+    train_error = [0.20, 0.14, 0.11, 0.09]
+    val_error = [0.19, 0.14, 0.11, 0.09]
+    diagnosis = diagnose_history(history(train_loss, val_loss, train_error, val_error),
+                                 facts(n_train=55_000, train={"lr": 1e-3, "epochs": 4}))
+    assert diagnosis.verdict == "still improving"
+    assert diagnosis.evidence["val_loss_trend"] < -0.2
+    assert diagnosis.fixes[0].overrides == ["train.epochs=12", "train.patience=3"]
+
+
+def test_unstable_nan_loss():
+    table = history([2.0, 1.5, math.nan], [2.0, 1.6, math.nan], [0.5, 0.4, math.nan], [0.5, 0.4, math.nan])
+    diagnosis = diagnose_history(table, facts(train={"lr": 10.0, "epochs": 3, "grad_clip": 0.0}))
+    assert diagnosis.verdict == "unstable"
+    assert diagnosis.evidence["first_nonfinite_epoch"] == 3
+    assert diagnosis.fixes[0].overrides == ["train.lr=1"]
+    assert diagnosis.fixes[1].overrides == ["train.lr=1", "train.grad_clip=1.0"]
+
+
+def test_unstable_when_the_weights_blow_up_or_the_loss_oscillates():
+    blown = history([40.0, 55.0, 38.0], [45.0, 60.0, 41.0], [0.8, 0.85, 0.82], [0.8, 0.86, 0.83])
+    diagnosis = diagnose_history(blown, facts())
+    assert diagnosis.verdict == "unstable" and "blew up" in diagnosis.summary
+    wobbly = history([1.0, 0.6, 0.9, 0.5, 0.8, 0.45], [1.0, 0.7, 0.9, 0.6, 0.85, 0.55],
+                     [0.2, 0.1, 0.15, 0.08, 0.14, 0.07], [0.2, 0.12, 0.16, 0.1, 0.15, 0.09])
+    diagnosis = diagnose_history(wobbly, facts())
+    assert diagnosis.verdict == "unstable"
+    assert diagnosis.evidence["train_loss_rises"] == 2
+    diverged = history([0.8, 0.4, 0.3, 0.5], [0.8, 0.45, 0.35, 0.55], [0.1, 0.05, 0.04, 0.06],
+                       [0.1, 0.06, 0.05, 0.07])
+    assert diagnose_history(diverged, facts(baseline_loss=None)).verdict == "unstable"
+
+
+def test_nan_run_stopped_by_the_loop_is_unstable_even_without_nan_rows():
+    table = history([2.0, 1.5], [2.0, 1.6], [0.5, 0.4], [0.5, 0.4])
+    diagnosis = diagnose_history(table, facts(diverged_at_step=230))
+    assert diagnosis.verdict == "unstable" and "step 230" in diagnosis.summary
+
+
+# --- edge cases
+
+
+def test_one_epoch_with_falling_loss_is_still_improving():
+    table = history([0.45], [0.25], [0.07], [0.07])
+    diagnosis = diagnose_history(table, facts(n_train=55_000, train={"lr": 1e-3, "epochs": 1}))
+    assert diagnosis.verdict == "still improving"
+    assert diagnosis.fixes[0].overrides == ["train.epochs=3", "train.patience=3"]
+
+
+def test_one_epoch_tiny_learning_rate_is_underfitting_with_higher_lr_first():
+    table = history([2.29], [2.27], [0.84], [0.83])
+    logistic = facts(model_params={"hidden_units": []}, n_train=55_000, n_parameters=7850,
+                     train={"lr": 1e-6, "epochs": 1})
+    diagnosis = diagnose_history(table, logistic)
+    assert diagnosis.verdict == "underfitting"
+    assert diagnosis.fixes[0].overrides == ["train.lr=1e-05"]
+    assert diagnosis.fixes[1].overrides == ["train.epochs=3"]
+    assert ["model.hidden_units=[128]"] in [fix.overrides for fix in diagnosis.fixes]
+
+
+def test_constant_loss_is_underfitting_and_asks_for_a_higher_learning_rate():
+    table = history([2.302] * 5, [2.302] * 5, [0.887] * 5, [0.887] * 5)
+    diagnosis = diagnose_history(table, facts(baseline_loss=None, train={"lr": 1e-3, "epochs": 5}))
+    assert diagnosis.verdict == "underfitting"
+    assert diagnosis.evidence["train_loss_moved"] == pytest.approx(0.0)
+    assert diagnosis.evidence["val_loss_trend"] == pytest.approx(0.0)
+    assert diagnosis.fixes[0].title == "higher learning rate"
+
+
+def test_regression_uses_one_as_reference_error():
+    table = history([1.0, 0.5, 0.3, 0.2, 0.15], [1.0, 0.8, 0.85, 0.95, 1.05], [0.9, 0.5, 0.3, 0.2, 0.15],
+                    [0.9, 0.8, 0.85, 0.95, 1.05])
+    diagnosis = diagnose_history(table, RunFacts(task="regression", data_kind="sequence",
+                                                 model_name="cnn", model_params={"channels": [64]}))
+    assert diagnosis.evidence["reference_error"] == 1.0
+    assert diagnosis.verdict == "overfitting"
+    assert ["model.channels=[16]"] in [fix.overrides for fix in diagnosis.fixes]
+
+
+def test_both_high_bias_and_high_variance_go_to_the_larger_excess_and_note_the_other():
+    # Training error 0.2 (1.5x the underfit threshold), gap 0.3 (6.8x the overfit threshold).
+    table = history([1.0, 0.8, 0.7], [1.2, 1.3, 1.4], [0.3, 0.22, 0.2], [0.5, 0.5, 0.5])
+    diagnosis = diagnose_history(table, facts())
+    assert diagnosis.verdict == "overfitting"
+    assert any("training error is high as well" in note for note in diagnosis.notes)
+    assert UNDERFIT_TRAIN_FRACTION * 0.887 < 0.2 and OVERFIT_GAP_FRACTION * 0.887 < 0.3
+
+
+def test_bad_histories_raise_one_line_errors():
+    with pytest.raises(SynbiolabError, match="no epochs recorded"):
+        diagnose_history(history([], [], [], []), facts())
+    with pytest.raises(SynbiolabError, match="missing column"):
+        diagnose_history(pd.DataFrame({"epoch": [1], "train_loss": [1.0]}), facts())
+    no_val = history([1.0, 0.5], [math.nan, math.nan], [0.3, 0.2], [math.nan, math.nan])
+    with pytest.raises(SynbiolabError, match="no validation values"):
+        diagnose_history(no_val, facts())
+
+
+def test_diagnosis_serialises_to_json_and_prints_thresholds():
+    table = history([2.0, 1.5, math.nan], [2.0, 1.6, math.nan], [0.5, 0.4, math.nan], [0.5, 0.4, math.nan])
+    diagnosis = diagnose_history(table, facts())
+    data = json.loads(json.dumps(diagnosis.to_dict(), allow_nan=False))
+    assert data["verdict"] == "unstable"
+    assert data["thresholds"]["UNDERFIT_TRAIN_FRACTION"] == UNDERFIT_TRAIN_FRACTION
+    text = format_diagnosis(diagnosis)
+    assert text.startswith("verdict: unstable")
+    assert "UNDERFIT_TRAIN_FRACTION=0.15" in text and "1. lower learning rate" in text
+
+
+def test_scale_capacity_names_the_new_size():
+    assert scale_capacity({"hidden_units": [2048, 2048]}, 0.25) == ("hidden_units", [512, 512])
+    assert scale_capacity({"hidden_units": [1]}, 0.25) is None
+    assert scale_capacity({"hidden_size": 64}, 4) == ("hidden_size", 256)
+    assert scale_capacity({"lr_scale": 2}, 4) is None
+
+
+# --- label noise
+
+
+def blobs(n_per_class=200, n_classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=6.0, size=(n_classes, 10))
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    x = centres[y] + rng.normal(size=(len(y), 10))
+    return x, y
+
+
+def test_label_noise_estimate_finds_flipped_labels():
+    x, y = blobs()
+    clean = estimate_label_noise(x, y)
+    rng = np.random.default_rng(1)
+    noisy = y.copy()
+    flip = rng.choice(len(y), size=len(y) // 5, replace=False)
+    noisy[flip] = (noisy[flip] + rng.integers(1, 4, size=len(flip))) % 4  # 20 % of labels made wrong
+    estimate = estimate_label_noise(x, noisy)
+    assert clean < 0.02
+    assert 0.14 < estimate < 0.26
+
+
+def test_measured_label_noise_is_reported_in_the_notes():
+    table = history([1.2, 1.0, 0.95], [1.2, 1.0, 0.96], [0.3, 0.26, 0.25], [0.3, 0.26, 0.25])
+    diagnosis = diagnose_history(table, facts(label_noise=0.22))
+    assert diagnosis.verdict == "underfitting"
+    assert any(note.startswith("label noise: about 22%") for note in diagnosis.notes)
