@@ -1,0 +1,363 @@
+"""What a trained sequence model has learned: in-silico mutagenesis and first-layer motifs.
+
+- In-silico mutagenesis (ISM) changes every position to every other letter and records how the
+  prediction moves: a map of (position, letter) effects for one sequence, drawn as a heat map and as a
+  sequence logo of the reference letters' importance.
+- The first convolution's filters are turned into position weight matrices (from the stretches of
+  real sequences that switch each filter on most strongly) and compared with known motifs: the JASPAR
+  CORE collection (offline, through pyjaspar) and a few textbook bacterial and splice consensus sites,
+  which JASPAR CORE does not hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data.sequences import ALPHABETS, IUPAC_DNA
+from .errors import SynbiolabError
+
+# --- in-silico mutagenesis
+
+
+def _as_predict(model_or_fn):
+    """A function (M, A, L) float tensor -> (M, n_outputs) numpy array, for a module or any callable."""
+    if isinstance(model_or_fn, nn.Module):
+        model = model_or_fn
+
+        def predict(x):
+            was_training = model.training
+            model.eval()
+            try:
+                with torch.no_grad():
+                    device = next(model.parameters()).device
+                    return model(x.to(device)).float().cpu().numpy()
+            finally:
+                model.train(was_training)
+
+        return predict
+
+    def call(x):
+        out = model_or_fn(x)
+        return out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+
+    return call
+
+
+def in_silico_mutagenesis(model, x, output: int = 0, batch_size: int = 1024) -> np.ndarray:
+    """The effect of every single-letter change on one output of a model.
+
+    Args:
+        model: an nn.Module or any callable taking a float tensor (M, A, L) and returning (M, n_outputs)
+            or (M,) numbers (logits, or any score).
+        x: one one-hot sequence (A, L) or a batch (N, A, L) (numpy or torch).
+        output: which output column to read (a class's logit, or a regression target).
+        batch_size: mutants scored per call.
+
+    Returns:
+        effects of shape (L, A) (or (N, L, A) for a batch): the output for the sequence with position l
+        set to letter a, minus the output for the sequence itself. The reference letter's entry is 0;
+        padded positions (all-zero columns) are NaN.
+    """
+    x = torch.as_tensor(np.asarray(x, np.float32))
+    single = x.dim() == 2
+    if single:
+        x = x.unsqueeze(0)
+    n, a, length = x.shape
+    predict = _as_predict(model)
+    effects = np.full((n, length, a), np.nan, np.float32)
+    for i in range(n):
+        # Mutant (l, b): the reference with column l replaced by the one-hot letter b: (L * A, A, L).
+        mutants = x[i].expand(length * a, a, length).clone()
+        positions = torch.arange(length).repeat_interleave(a)
+        letters = torch.arange(a).repeat(length)
+        mutants[torch.arange(length * a), :, positions] = 0.0
+        mutants[torch.arange(length * a), letters, positions] = 1.0
+        scores = [_column(predict(x[i : i + 1]), output)]
+        for start in range(0, len(mutants), batch_size):
+            scores.append(_column(predict(mutants[start : start + batch_size]), output))
+        reference, mutant_scores = scores[0][0], np.concatenate(scores[1:])
+        effects[i] = (mutant_scores - reference).reshape(length, a)
+        padded = (x[i].abs().sum(0) == 0).numpy()
+        effects[i, padded] = np.nan
+    return effects[0] if single else effects
+
+
+def _column(scores: np.ndarray, output: int) -> np.ndarray:
+    scores = np.asarray(scores, np.float64)
+    return scores if scores.ndim == 1 else scores[:, output]
+
+
+def importance(effects: np.ndarray, x) -> np.ndarray:
+    """Per-position importance of the reference letter: minus the mean effect of changing it, (L,).
+
+    Positive where mutating the letter lowers the output (the letter supports the prediction).
+    """
+    x = np.asarray(x, np.float32)
+    mean_change = np.nansum(effects * (1 - x.T), axis=1) / np.maximum((1 - x.T).sum(1), 1)
+    return -mean_change
+
+
+# --- figures
+
+
+def ism_heatmap(effects: np.ndarray, sequence: str, alphabet: str = "dna", title: str = "", ax=None):
+    """Draw an ISM map (L, A) as a heat map: letters as rows, positions as columns, the reference marked."""
+    import matplotlib.pyplot as plt
+
+    letters = ALPHABETS[alphabet]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, len(sequence) * 0.16), 1.8))
+    limit = float(np.nanmax(np.abs(effects))) or 1.0
+    image = ax.imshow(effects.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="none")
+    for position, letter in enumerate(sequence.upper()):
+        if letter in letters:
+            ax.plot(position, letters.index(letter), marker=".", color="black", markersize=3)
+    ax.set_yticks(range(len(letters)), list(letters))
+    ax.set_xlabel("position (dot: the sequence's own letter)")
+    ax.set_title(title or "in-silico mutagenesis: change of the output for each single-letter change")
+    ax.figure.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
+    return ax
+
+
+def ism_logo(effects: np.ndarray, x, alphabet: str = "dna", title: str = "", ax=None):
+    """Draw the reference letters scaled by their importance (logomaker): tall letters matter."""
+    import logomaker
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    x = np.asarray(x, np.float32)
+    letters = list(ALPHABETS[alphabet])
+    heights = pd.DataFrame(x.T * importance(effects, x)[:, None], columns=letters)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, x.shape[1] * 0.16), 1.8))
+    logomaker.Logo(heights.fillna(0.0), ax=ax, color_scheme="classic")
+    ax.set_ylabel("importance")
+    ax.set_title(title or "importance of each letter (minus the mean effect of mutating it)")
+    return ax
+
+
+def pwm_logo(ppm: np.ndarray, alphabet: str = "dna", title: str = "", ax=None):
+    """Draw a probability matrix (w, A) as an information-content logo (bits)."""
+    import logomaker
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.DataFrame(np.asarray(ppm, float), columns=list(ALPHABETS[alphabet]))
+    info = logomaker.transform_matrix(frame, from_type="probability", to_type="information")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(2.5, len(ppm) * 0.3), 1.4))
+    logomaker.Logo(info, ax=ax, color_scheme="classic")
+    ax.set_ylim(0, 2)
+    ax.set_title(title, fontsize=8)
+    return ax
+
+
+# --- first-layer filters as position weight matrices
+
+
+def first_conv(model: nn.Module) -> nn.Conv1d:
+    """The first Conv1d of a model (its filters read the one-hot letters)."""
+    layer = getattr(model, "first_conv", None)
+    if isinstance(layer, nn.Conv1d):
+        return layer
+    for module in model.modules():
+        if isinstance(module, nn.Conv1d):
+            return module
+    name = type(model).__name__
+    raise SynbiolabError(f"model {name} has no 1D convolution; models with one: cnn1d, cnn_rnn")
+
+
+def information_content(ppm: np.ndarray) -> float:
+    """Total information (bits) of a DNA probability matrix (w, 4): 2 bits for a fully sure column."""
+    p = np.clip(np.asarray(ppm, float), 1e-9, 1)
+    return float((2 + (p * np.log2(p)).sum(axis=1)).sum())
+
+
+def filter_pwms(model: nn.Module, x, threshold: float = 0.5, pseudocount: float = 0.1) -> list[dict]:
+    """Turn each first-layer filter into a position probability matrix from the sequences it likes.
+
+    For every filter, the windows of `x` where the filter's response exceeds `threshold` times its
+    largest response are stacked and their letters counted (the DeepBind / Basset recipe).
+
+    Args:
+        model: a trained model with a first Conv1d over the one-hot letters.
+        x: one-hot sequences (N, A, L), e.g. the training split.
+        threshold: fraction of the filter's maximum response that counts as a hit.
+        pseudocount: added to every count before normalising.
+
+    Returns:
+        One dict per filter: filter (index), ppm ((w, A) array), n_sites, information (bits).
+    """
+    conv = first_conv(model)
+    if conv.dilation[0] != 1 or conv.stride[0] != 1:
+        raise SynbiolabError("filter_pwms reads undilated, unstrided first layers only")
+    x = torch.as_tensor(np.asarray(x, np.float32)).to(conv.weight.device)
+    width = conv.kernel_size[0]
+    left = (width - 1) // 2 if conv.padding == "same" else int(conv.padding[0])
+    right = width - 1 - left if conv.padding == "same" else int(conv.padding[0])
+    with torch.no_grad():
+        response = conv(x).cpu()  # (N, A, L) -> (N, F, L')
+        padded = nn.functional.pad(x.cpu(), (left, right))  # (N, A, L + w - 1)
+        windows = padded.unfold(2, width, 1).permute(0, 2, 3, 1)  # (N, L', w, A)
+    results = []
+    for index in range(response.shape[1]):
+        scores = response[:, index]  # (N, L')
+        best = float(scores.max())
+        hits = scores > threshold * best if best > 0 else torch.zeros_like(scores, dtype=torch.bool)
+        counts = windows[hits].sum(0).numpy() if hits.any() else np.zeros((width, x.shape[1]))
+        ppm = (counts + pseudocount) / (counts + pseudocount).sum(1, keepdims=True)
+        results.append(
+            {"filter": index, "ppm": ppm, "n_sites": int(hits.sum()), "information": information_content(ppm)}
+        )
+    return results
+
+
+# --- known motifs and similarity
+
+
+@dataclass
+class Motif:
+    """A known motif: identifier, name, source, and its position probability matrix (w, 4) over ACGT."""
+
+    motif_id: str
+    name: str
+    source: str
+    ppm: np.ndarray
+
+
+def consensus_ppm(consensus: str) -> np.ndarray:
+    """(w, 4) probabilities over ACGT from an IUPAC consensus string, e.g. TATAAT or YAG."""
+    rows = []
+    for letter in consensus.upper():
+        bases = IUPAC_DNA.get(letter, letter)
+        rows.append([1.0 / len(bases) if base in bases else 0.0 for base in "ACGT"])
+    return np.array(rows)
+
+
+# Textbook consensus sites that JASPAR CORE (eukaryotic) lacks.
+CONSENSUS_MOTIFS = [
+    Motif("sigma70-10", "sigma-70 -10 box (Pribnow)", "consensus", consensus_ppm("TATAAT")),
+    Motif("sigma70-35", "sigma-70 -35 box", "consensus", consensus_ppm("TTGACA")),
+    Motif("extended-10", "extended -10 (TGn + -10)", "consensus", consensus_ppm("TGNTATAAT")),
+    Motif("shine-dalgarno", "Shine-Dalgarno (ribosome binding site)", "consensus", consensus_ppm("AGGAGG")),
+    Motif("splice-donor", "5' splice site (exon|GT intron)", "consensus", consensus_ppm("MAGGTRAGT")),
+    Motif("splice-acceptor", "3' splice site (intron AG|exon)", "consensus", consensus_ppm("YYYYYYNCAGG")),
+]
+
+_JASPAR_CACHE: dict[str, list[Motif]] = {}
+
+
+def jaspar_motifs(collection: str = "CORE", release: str | None = None) -> list[Motif]:
+    """All JASPAR motifs of a collection (every taxon), read offline from pyjaspar's bundled database."""
+    key = f"{collection}:{release}"
+    if key not in _JASPAR_CACHE:
+        try:
+            from pyjaspar import jaspardb
+        except ImportError as exc:  # pragma: no cover - pyjaspar is a declared dependency of the bio extra
+            raise SynbiolabError("JASPAR matching needs pyjaspar: pip install 'synbiolab[bio]'") from exc
+        import warnings
+
+        database = jaspardb(release=release) if release else jaspardb()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            records = database.fetch_motifs(collection=collection, all_versions=False)
+        motifs = []
+        for record in records:
+            counts = np.array([record.counts[base] for base in "ACGT"], float).T  # (w, 4)
+            counts += 0.01 * counts.sum(1, keepdims=True).clip(min=1)
+            ppm = counts / counts.sum(1, keepdims=True)
+            motifs.append(Motif(record.matrix_id, record.name, str(database.release), ppm))
+        _JASPAR_CACHE[key] = motifs
+    return _JASPAR_CACHE[key]
+
+
+def _normalise_columns(ppm: np.ndarray) -> np.ndarray:
+    centred = ppm - ppm.mean(1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=1, keepdims=True)
+    return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 1e-9)
+
+
+def motif_similarity(query: np.ndarray, target: np.ndarray, min_overlap: int = 5) -> tuple[float, int, str]:
+    """Best alignment of two (w, 4) matrices: the mean column Pearson correlation over the overlap.
+
+    Every offset with at least `min_overlap` overlapping columns is tried, on both strands of the target;
+    the mean is taken over the query's width so a short accidental overlap is not rewarded.
+
+    Returns:
+        (score in [-1, 1], offset of the target relative to the query, strand '+' or '-').
+    """
+    q = _normalise_columns(np.asarray(query, float))
+    best = (-np.inf, 0, "+")
+    for strand, t in (("+", target), ("-", np.asarray(target)[::-1, ::-1])):
+        similarity = q @ _normalise_columns(np.asarray(t, float)).T  # (wq, wt): column-pair correlations
+        wq, wt = similarity.shape
+        overlap_needed = min(min_overlap, wq, wt)
+        for offset in range(-(wt - overlap_needed), wq - overlap_needed + 1):
+            diagonal = np.diagonal(similarity, offset=-offset)
+            if len(diagonal) >= overlap_needed:
+                score = diagonal.sum() / max(wq, len(diagonal))
+                if score > best[0]:
+                    best = (float(score), offset, strand)
+    return best
+
+
+def trim_ppm(ppm: np.ndarray, min_information: float = 0.3) -> np.ndarray:
+    """Drop uninformative columns (< `min_information` bits) from both ends of a matrix."""
+    p = np.clip(np.asarray(ppm, float), 1e-9, 1)
+    info = 2 + (p * np.log2(p)).sum(1)
+    keep = np.flatnonzero(info >= min_information)
+    return ppm if len(keep) == 0 else ppm[keep[0] : keep[-1] + 1]
+
+
+def match_motifs(ppm: np.ndarray, motifs: list[Motif], top: int = 3, min_overlap: int = 5) -> list[dict]:
+    """The `top` known motifs most similar to `ppm` (trimmed of flat ends first), best first."""
+    query = trim_ppm(ppm)
+    scored = []
+    for motif in motifs:
+        score, offset, strand = motif_similarity(query, motif.ppm, min_overlap)
+        scored.append(
+            {"motif_id": motif.motif_id, "name": motif.name, "source": motif.source, "score": score,
+             "offset": offset, "strand": strand}
+        )
+    scored.sort(key=lambda m: -m["score"])
+    return scored[:top]
+
+
+def match_filters(
+    pwms: list[dict], n_filters: int = 8, top: int = 3, use_jaspar: bool = True, min_sites: int = 10
+) -> list[dict]:
+    """Match the most informative filters' matrices against consensus sites and JASPAR CORE.
+
+    Args:
+        pwms: output of :func:`filter_pwms`.
+        n_filters: how many filters to match (the most informative ones with at least `min_sites` hits).
+        top: best matches listed per filter.
+        use_jaspar: also search JASPAR CORE (all taxa) besides the built-in consensus sites.
+        min_sites: filters switched on by fewer windows are skipped (their matrices are noise).
+
+    Returns:
+        One dict per matched filter: filter, information, n_sites, consensus (letters), matches (list).
+    """
+    motifs = list(CONSENSUS_MOTIFS) + (jaspar_motifs() if use_jaspar else [])
+    candidates = [p for p in pwms if p["n_sites"] >= min_sites]
+    chosen = sorted(candidates, key=lambda p: -p["information"])[:n_filters]
+    out = []
+    for p in chosen:
+        out.append(
+            {"filter": p["filter"], "information": p["information"], "n_sites": p["n_sites"],
+             "consensus": ppm_consensus(trim_ppm(p["ppm"])), "matches": match_motifs(p["ppm"], motifs, top)}
+        )
+    return out
+
+
+def ppm_consensus(ppm: np.ndarray) -> str:
+    """A readable consensus: the top letter where it has > 50 %, a lower-case letter above 35 %, else N."""
+    letters = []
+    for column in np.asarray(ppm):
+        base = "ACGT"[int(column.argmax())]
+        letters.append(base if column.max() > 0.5 else base.lower() if column.max() > 0.35 else "N")
+    return "".join(letters)

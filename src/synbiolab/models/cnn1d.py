@@ -1,0 +1,101 @@
+"""A 1D convolutional network over one-hot sequences (the DeepBind / Basset family).
+
+The first layer's filters scan the sequence like position weight matrices; later layers combine the
+motifs they find. Global max pooling asks "is the motif anywhere?" (DeepBind), flattening keeps where
+it sits (needed when position matters, e.g. a splice site in the middle of a window).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import SynbiolabError
+
+
+def _per_layer(value, n_layers: int, name: str) -> list:
+    """A setting given once for all layers or per layer; a short list repeats its last entry."""
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if not values or len(values) > n_layers:
+        raise SynbiolabError(f"model.{name} has {len(values)} entries; give 1 to {n_layers} (one per layer)")
+    return values + values[-1:] * (n_layers - len(values))
+
+
+class CNN1d(nn.Module):
+    """Convolution blocks (conv -> batch norm -> ReLU -> max pool -> dropout), a pooling head, an MLP.
+
+    Args:
+        input_shape: one example, (channels, length), e.g. (4, 60) for one-hot DNA.
+        n_outputs: number of logits (classes; 1 for binary; targets for regression).
+        channels: filters of each convolution layer.
+        kernel_sizes: width of each layer's filters (one per layer; a short list repeats its last entry).
+        dilations: dilation of each layer (spreads a filter over a wider window at the same cost).
+        pool_sizes: max-pool width after each layer (1 keeps the length).
+        global_pool: max, mean, or flatten (keep every position: the head sees where motifs are).
+        hidden_units: width of the hidden layer of the head (0 for none).
+        dropout: dropout after each block and in the head.
+        batch_norm: batch normalisation after each convolution.
+    """
+
+    def __init__(
+        self,
+        input_shape=(4, 100),
+        n_outputs: int = 1,
+        channels: list[int] = (64, 64),
+        kernel_sizes: list[int] | int = (11, 5),
+        dilations: list[int] | int = 1,
+        pool_sizes: list[int] | int = 2,
+        global_pool: str = "flatten",
+        hidden_units: int = 64,
+        dropout: float = 0.2,
+        batch_norm: bool = True,
+    ):
+        super().__init__()
+        if global_pool not in ("max", "mean", "flatten"):
+            raise SynbiolabError(f"model.global_pool '{global_pool}' is unknown; valid: max, mean, flatten")
+        in_channels, length = int(input_shape[0]), int(input_shape[-1])
+        channels = list(channels)
+        kernel_sizes = _per_layer(kernel_sizes, len(channels), "kernel_sizes")
+        dilations = _per_layer(dilations, len(channels), "dilations")
+        pool_sizes = _per_layer(pool_sizes, len(channels), "pool_sizes")
+        blocks = []
+        layers = zip(channels, kernel_sizes, dilations, pool_sizes, strict=True)
+        for out_channels, width, dilation, pool in layers:
+            blocks += [
+                # "same" padding keeps positions aligned with the input, so ISM and filter maps line up.
+                nn.Conv1d(in_channels, out_channels, width, dilation=dilation, padding="same"),
+                nn.BatchNorm1d(out_channels) if batch_norm else nn.Identity(),
+                nn.ReLU(),
+                nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity(),
+                nn.Dropout(dropout),
+            ]
+            in_channels = out_channels
+            length = -(-length // pool)
+        self.conv = nn.Sequential(*blocks)
+        self.global_pool = global_pool
+        n_features = in_channels * length if global_pool == "flatten" else in_channels
+        head = []
+        if hidden_units:
+            head += [nn.Linear(n_features, hidden_units), nn.ReLU(), nn.Dropout(dropout)]
+            n_features = hidden_units
+        self.head_hidden = nn.Sequential(*head)
+        self.out = nn.Linear(n_features, n_outputs)
+
+    @property
+    def first_conv(self) -> nn.Conv1d:
+        """The first convolution layer: its filters read the one-hot letters directly (motif detectors)."""
+        return self.conv[0]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate representation: (B, A, L) -> (B, hidden_units)."""
+        h = self.conv(x)  # (B, A, L) -> (B, C, L')
+        if self.global_pool == "max":
+            h = h.amax(dim=-1)  # (B, C, L') -> (B, C)
+        elif self.global_pool == "mean":
+            h = h.mean(dim=-1)  # (B, C, L') -> (B, C)
+        else:
+            h = h.flatten(1)  # (B, C, L') -> (B, C * L')
+        return self.head_hidden(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x))  # (B, A, L) -> (B, n_outputs)

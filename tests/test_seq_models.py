@@ -1,0 +1,181 @@
+"""Sequence models (cnn1d, rnn, cnn_rnn) and interpretation (ISM, filters as PWMs, motif matching)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from synbiolab.data.sequences import one_hot
+from synbiolab.interpret import (
+    CONSENSUS_MOTIFS,
+    consensus_ppm,
+    filter_pwms,
+    importance,
+    in_silico_mutagenesis,
+    jaspar_motifs,
+    match_filters,
+    match_motifs,
+    motif_similarity,
+    ppm_consensus,
+)
+from synbiolab.models.cnn1d import CNN1d
+from synbiolab.models.cnn_rnn import CNNRNN
+from synbiolab.models.rnn import RNN, compact_padding
+
+# --- shapes
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        CNN1d((4, 60), 3),
+        CNN1d((4, 60), 1, channels=[16, 16, 16], kernel_sizes=[9, 5, 3], dilations=[1, 2], global_pool="max"),
+        RNN((4, 60), 3, cell="gru", bidirectional=False),
+        RNN((4, 60), 3, pooling="mean", num_layers=2),
+        CNNRNN((4, 60), 3),
+        CNNRNN((4, 60), 3, pooling="flatten"),
+    ],
+)
+def test_sequence_models_map_one_hot_to_logits(model):
+    x = torch.from_numpy(one_hot(["ACGT" * 15, "TTGACA" * 10, "GATTACA" * 8], length=60)[0])  # (3, 4, 60)
+    assert model(x).shape == (3, model.out.out_features)
+    assert model.features(x).shape == (3, model.out.in_features)
+
+
+def test_rnn_reads_mnist_rows_as_steps():
+    model = RNN((1, 28, 28), 10, hidden_units=32)
+    assert model.rnn.input_size == 28
+    assert model(torch.randn(5, 1, 28, 28)).shape == (5, 10)
+
+
+def test_compact_padding_moves_valid_steps_first():
+    steps = torch.arange(6.0).reshape(1, 6, 1).repeat(2, 1, 1)
+    mask = torch.tensor([[0, 1, 1, 0, 1, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    compacted, lengths = compact_padding(steps, mask)
+    assert lengths.tolist() == [3, 6]
+    assert compacted[0, :3, 0].tolist() == [1.0, 2.0, 4.0]
+    assert compacted[1, :, 0].tolist() == [0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("pad", ["right", "left", "centre"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_rnn_output_ignores_padding(pad, cell):
+    """A padded short sequence gives the same output as the same sequence alone, whatever the padding."""
+    torch.manual_seed(0)
+    model = RNN((4, 20), 2, cell=cell, hidden_units=8, bidirectional=True).eval()
+    short, long = "ACGTTGCA", "TTGACAGGCATATAATCCGA"
+    x_padded = torch.from_numpy(one_hot([short, long], length=20, pad=pad)[0])
+    x_alone = torch.from_numpy(one_hot([short])[0])
+    alone = RNN((4, 8), 2, cell=cell, hidden_units=8, bidirectional=True)
+    alone.load_state_dict(model.state_dict())
+    alone.eval()
+    with torch.no_grad():
+        padded_out = model(x_padded)
+        torch.testing.assert_close(padded_out[0], alone(x_alone)[0], atol=1e-5, rtol=1e-5)
+        unpacked = RNN((4, 20), 2, cell=cell, hidden_units=8, bidirectional=True, packed=False).eval()
+        unpacked.load_state_dict(model.state_dict())
+        # Without packing the padding is read as input, so the short sequence's output changes...
+        assert not torch.allclose(unpacked(x_padded)[0], padded_out[0], atol=1e-4)
+        # ...while the full-length sequence is unaffected either way.
+        torch.testing.assert_close(unpacked(x_padded)[1], padded_out[1], atol=1e-5, rtol=1e-5)
+
+
+def test_models_learn_a_planted_motif():
+    """All three models separate sequences with TATAAT from those without, quickly, on CPU."""
+    rng = np.random.default_rng(0)
+    seqs, labels = [], []
+    for i in range(400):
+        s = list(rng.choice(list("ACGT"), 40))
+        if i % 2:
+            at = rng.integers(0, 34)
+            s[at : at + 6] = "TATAAT"
+        seqs.append("".join(s))
+        labels.append(i % 2)
+    x = torch.from_numpy(one_hot(seqs)[0])
+    y = torch.tensor(labels, dtype=torch.float32)
+    for model in (CNN1d((4, 40), 1, global_pool="max"), RNN((4, 40), 1, hidden_units=16), CNNRNN((4, 40), 1)):
+        torch.manual_seed(0)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(100):
+            loss = nn.functional.binary_cross_entropy_with_logits(model(x[:300])[:, 0], y[:300])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        accuracy = ((model(x[300:])[:, 0] > 0).float() == y[300:]).float().mean().item()
+        assert accuracy > 0.85, (type(model).__name__, accuracy)
+
+
+# --- in-silico mutagenesis
+
+
+def test_ism_of_a_linear_model_gives_its_weights():
+    """For f(x) = sum(W * x) + b, changing position l from letter r to a moves f by W[a, l] - W[r, l]."""
+    torch.manual_seed(0)
+    weights = torch.randn(4, 12)
+
+    def linear(x):  # (M, 4, L) -> (M,)
+        return (x * weights).sum(dim=(1, 2)) + 3.0
+
+    sequence = "ACGTTGCAACGT"
+    x = one_hot([sequence])[0][0]
+    effects = in_silico_mutagenesis(linear, x)
+    reference = weights[torch.tensor(["ACGT".index(c) for c in sequence]), torch.arange(12)]
+    expected = (weights - reference).T.numpy()  # (L, 4)
+    np.testing.assert_allclose(effects, expected, atol=1e-5)
+    assert effects.shape == (12, 4)
+    assert np.all(effects[np.arange(12), ["ACGT".index(c) for c in sequence]] == 0)
+    # Importance: minus the mean effect of the three changes at each position.
+    np.testing.assert_allclose(importance(effects, x), -expected.sum(1) / 3, atol=1e-5)
+
+
+def test_ism_on_a_module_batch_and_padding():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4 * 6, 2))
+    x, _ = one_hot(["ACGTAC", "ACG"], length=6)
+    effects = in_silico_mutagenesis(model, x, output=1)
+    assert effects.shape == (2, 6, 4)
+    assert np.isnan(effects[1, 3:]).all() and not np.isnan(effects[1, :3]).any()
+    weight = model[1].weight.detach().numpy()[1].reshape(4, 6)
+    np.testing.assert_allclose(effects[0, 0], weight[:, 0] - weight[0, 0], atol=1e-5)
+
+
+# --- filters and motifs
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_filter_pwm_recovers_a_planted_motif():
+    model = CNN1d((4, 30), 1, channels=[2], kernel_sizes=[6], pool_sizes=[1], global_pool="max")
+    with torch.no_grad():
+        model.first_conv.weight.zero_()
+        model.first_conv.bias.zero_()
+        model.first_conv.weight[0] = torch.from_numpy(one_hot(["TATAAT"])[0][0]) - 0.25
+    rng = np.random.default_rng(1)
+    seqs = []
+    for _ in range(200):
+        s = list(rng.choice(list("ACGT"), 30))
+        s[10:16] = "TATAAT"
+        seqs.append("".join(s))
+    pwms = filter_pwms(model, one_hot(seqs)[0], threshold=0.9)
+    assert ppm_consensus(pwms[0]["ppm"]) == "TATAAT"
+    assert pwms[0]["n_sites"] >= 200 and pwms[0]["information"] > 10
+    assert pwms[1]["n_sites"] == 0  # an all-zero filter never fires
+    best = match_filters(pwms, n_filters=1, use_jaspar=False)[0]["matches"][0]
+    assert best["motif_id"] == "sigma70-10" and best["score"] > 0.95
+
+
+def test_motif_similarity_alignment_and_strand():
+    score, offset, strand = motif_similarity(consensus_ppm("GGTATAATGG"), consensus_ppm("TATAAT"))
+    assert score == pytest.approx(0.6) and offset == 2 and strand == "+"  # 6 of 10 columns match
+    score, _, strand = motif_similarity(consensus_ppm("ATTATA"), consensus_ppm("TATAAT"))
+    assert score == pytest.approx(1.0) and strand == "-"  # ATTATA is the reverse complement of TATAAT
+    best = match_motifs(consensus_ppm("NNTTGACANN"), CONSENSUS_MOTIFS, top=1)[0]
+    assert best["motif_id"] == "sigma70-35"
+
+
+def test_jaspar_motifs_offline_and_self_match():
+    motifs = jaspar_motifs()
+    assert len(motifs) > 1000
+    ctcf = next(m for m in motifs if m.name == "CTCF")
+    assert ctcf.ppm.shape[1] == 4 and np.allclose(ctcf.ppm.sum(1), 1)
+    best = match_motifs(ctcf.ppm, motifs, top=1)[0]
+    assert best["name"] == "CTCF" and best["score"] > 0.99

@@ -1,0 +1,249 @@
+"""Sequence encoding, readers with every bad input, duplicates, k-mers and splits."""
+
+import numpy as np
+import pytest
+import torch
+
+from synbiolab.data.sequences import (
+    duplicate_groups,
+    duplicate_report,
+    encode,
+    encode_table,
+    kmer_counts,
+    kmer_names,
+    merge_duplicates,
+    one_hot,
+    pad_or_trim,
+    parse_targets,
+    read_fasta,
+    read_sequences,
+    read_table,
+    reverse_complement,
+    reverse_complement_one_hot,
+)
+from synbiolab.errors import SynbiolabError
+
+# --- encoding against hand-computed arrays
+
+
+def test_one_hot_matches_hand_computed_array():
+    x, mask = one_hot(["ACgt"])
+    # rows A, C, G, T; columns the positions
+    expected = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], np.float32)
+    assert x.shape == (1, 4, 4) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[0], expected)
+    assert mask.tolist() == [[True] * 4]
+
+
+def test_iupac_letters_are_probabilities_over_acgt():
+    encoded = encode("NRYSWKMBDHV")
+    expected = np.array(
+        [
+            [0.25, 0.25, 0.25, 0.25],  # N
+            [0.5, 0, 0.5, 0],  # R = A/G
+            [0, 0.5, 0, 0.5],  # Y = C/T
+            [0, 0.5, 0.5, 0],  # S = C/G
+            [0.5, 0, 0, 0.5],  # W = A/T
+            [0, 0, 0.5, 0.5],  # K = G/T
+            [0.5, 0.5, 0, 0],  # M = A/C
+            [0, 1 / 3, 1 / 3, 1 / 3],  # B = not A
+            [1 / 3, 0, 1 / 3, 1 / 3],  # D = not C
+            [1 / 3, 1 / 3, 0, 1 / 3],  # H = not G
+            [1 / 3, 1 / 3, 1 / 3, 0],  # V = not T
+        ],
+        np.float32,
+    )
+    np.testing.assert_allclose(encoded, expected, atol=1e-6)
+    np.testing.assert_allclose(encode("nr"), expected[:2], atol=1e-6)  # lower case too
+
+
+def test_strict_rejects_ambiguity_and_names_the_letter():
+    with pytest.raises(SynbiolabError, match=r"lib.csv:7: letter 'N' at position 3 .*strict"):
+        encode("ACNT", strict=True, source="lib.csv", line=7)
+
+
+def test_rna_and_protein_alphabets():
+    np.testing.assert_array_equal(encode("ACGU", alphabet="rna"), np.eye(4, dtype=np.float32))
+    with pytest.raises(SynbiolabError, match="letter 'T'.*RNA"):
+        encode("ACGT", alphabet="rna")
+    protein = encode("MKx", alphabet="protein")
+    assert protein.shape == (3, 20)
+    assert protein[0, "ACDEFGHIKLMNPQRSTVWY".index("M")] == 1
+    np.testing.assert_allclose(protein[2], np.full(20, 0.05), atol=1e-6)  # X = any residue
+
+
+def test_bad_letter_error_is_one_line_with_valid_letters():
+    with pytest.raises(SynbiolabError) as info:
+        encode("ACGZ", source="promoters.csv", line=12)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("promoters.csv:12: letter 'Z' at position 4")
+    assert "ACGT" in message
+
+
+def test_padding_left_right_centre_and_trimming():
+    enc = encode("ACG")
+    right, mask_right = pad_or_trim(enc, 6, "right")
+    left, mask_left = pad_or_trim(enc, 6, "left")
+    centre, mask_centre = pad_or_trim(enc, 6, "centre")
+    assert mask_right.tolist() == [1, 1, 1, 0, 0, 0]
+    assert mask_left.tolist() == [0, 0, 0, 1, 1, 1]
+    assert mask_centre.tolist() == [0, 1, 1, 1, 0, 0]
+    np.testing.assert_array_equal(left[3:], enc)
+    np.testing.assert_array_equal(right[3:], 0)
+    # Trimming keeps the aligned end: right padding keeps the start, left padding keeps the end.
+    long = encode("AACCGGTT")
+    assert one_hot(["AACCGGTT"], length=4, pad="right")[0][0].argmax(0).tolist() == [0, 0, 1, 1]
+    assert one_hot(["AACCGGTT"], length=4, pad="left")[0][0].argmax(0).tolist() == [2, 2, 3, 3]
+    assert one_hot(["AACCGGTT"], length=4, pad="centre")[0][0].argmax(0).tolist() == [1, 1, 2, 2]
+    assert pad_or_trim(long, 4, "left")[1].all()
+    with pytest.raises(SynbiolabError, match="pad 'middle'.*left, right, centre"):
+        pad_or_trim(enc, 6, "middle")
+
+
+def test_reverse_complement_of_strings_and_one_hot():
+    assert reverse_complement("AACGTN") == "NACGTT"
+    assert reverse_complement("aTGc") == "gCAt"
+    assert reverse_complement("ACGRY") == "RYCGT"
+    assert reverse_complement("AACGU") == "ACGUU"
+    x, _ = one_hot(["AACGTTG", "GATTACA"])
+    expected, _ = one_hot([reverse_complement("AACGTTG"), reverse_complement("GATTACA")])
+    np.testing.assert_array_equal(reverse_complement_one_hot(x), expected)
+    as_tensor = reverse_complement_one_hot(torch.from_numpy(x))
+    np.testing.assert_array_equal(as_tensor.numpy(), expected)
+    np.testing.assert_array_equal(reverse_complement_one_hot(reverse_complement_one_hot(x)), x)
+
+
+def test_kmer_counts_against_hand_count():
+    counts = kmer_counts(["ACGTNAC", "aaa"], 2)
+    names = kmer_names(2)
+    assert names[:5] == ["AA", "AC", "AG", "AT", "CA"] and len(names) == 16
+    first = dict(zip(names, counts[0], strict=True))
+    assert first["AC"] == 2 and first["CG"] == 1 and first["GT"] == 1  # TN and NA skipped
+    assert counts[0].sum() == 4
+    assert counts[1][names.index("AA")] == 2
+    freq = kmer_counts(["ACGT"], 1, normalise=True)
+    np.testing.assert_allclose(freq, [[0.25, 0.25, 0.25, 0.25]])
+
+
+# --- readers and their bad inputs
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_fasta_reader_multiline_and_line_numbers(tmp_path):
+    path = write(tmp_path, "lib.fa", ">p1 strong promoter\nACGT\nACG\n\n>p2\nttgaca\n")
+    table = read_fasta(path)
+    assert table.ids == ["p1", "p2"]
+    assert table.sequences == ["ACGTACG", "ttgaca"]
+    assert table.lines == [1, 5]
+    x, mask = encode_table(table)
+    assert x.shape == (2, 4, 7) and mask.sum(1).tolist() == [7, 6]
+
+
+def test_fasta_bad_letter_names_the_exact_line(tmp_path):
+    path = write(tmp_path, "bad.fa", ">p1\nACGT\n>p2\nACGT\nACXT\n")
+    with pytest.raises(SynbiolabError, match=r"bad.fa:5: letter 'X' at position 7"):
+        encode_table(read_fasta(path))
+
+
+def test_fasta_record_without_sequence(tmp_path):
+    path = write(tmp_path, "empty_record.fa", ">p1\nACGT\n>p2 nothing here\n>p3\nAC\n")
+    expected = r"empty_record.fa:3: FASTA record 'p2 nothing here' has no sequence"
+    with pytest.raises(SynbiolabError, match=expected):
+        read_fasta(path)
+
+
+def test_fasta_empty_file_and_text_before_header(tmp_path):
+    with pytest.raises(SynbiolabError, match="empty file"):
+        read_fasta(write(tmp_path, "empty.fa", ""))
+    with pytest.raises(SynbiolabError, match=r"plain.fa:1: text before the first '>'"):
+        read_fasta(write(tmp_path, "plain.fa", "ACGT\n>p1\nACGT\n"))
+    with pytest.raises(SynbiolabError, match="no such file"):
+        read_fasta(tmp_path / "missing.fa")
+
+
+def test_csv_reader_targets_ids_groups(tmp_path):
+    text = "id,seq,strength,study\na,ACGT,10,s1\n\nb,ttga,100,s2\nc,GGCC,1000,s1\n"
+    path = write(tmp_path, "lib.csv", text)
+    table = read_table(path, "seq", target="strength", id_col="id", group_col="study")
+    assert table.sequences == ["ACGT", "ttga", "GGCC"]
+    assert table.lines == [2, 4, 5]  # the blank line 3 is skipped, the numbering is not
+    assert table.ids == ["a", "b", "c"] and table.groups == ["s1", "s2", "s1"]
+    task, y, names = parse_targets(table, log_target=True)
+    assert task == "regression" and names == ["strength"]
+    np.testing.assert_allclose(y[:, 0], [1, 2, 3])
+    assert y.dtype == np.float32 and y.shape == (3, 1)
+
+
+def test_tsv_reader_and_classification_targets(tmp_path):
+    path = write(tmp_path, "sites.tsv", "seq\tlabel\nACGT\tdonor\nACGA\tacceptor\nACGC\tnone\n")
+    table = read_sequences(path, seq_col="seq", target=["label"])
+    task, y, names = parse_targets(table)
+    assert task == "multiclass" and names == ["acceptor", "donor", "none"]
+    assert y.tolist() == [1, 0, 2] and y.dtype == np.int64
+    binary = read_table(write(tmp_path, "b.csv", "seq,active\nAC,1\nGT,0\nTT,1\n"), "seq", "active")
+    task, y, names = parse_targets(binary)
+    assert task == "binary" and y.tolist() == [1, 0, 1]
+
+
+def test_csv_missing_column_lists_the_columns(tmp_path):
+    path = write(tmp_path, "lib.csv", "sequence,strength\nACGT,1\n")
+    expected = r"lib.csv: no column 'seq' \(named by --seq-col\); columns: sequence, strength"
+    with pytest.raises(SynbiolabError, match=expected):
+        read_table(path, "seq", target="strength")
+    with pytest.raises(SynbiolabError, match=r"no column 'expr' \(named by --target\)"):
+        read_table(path, "sequence", target="expr")
+
+
+def test_csv_nan_targets_are_rejected_with_line_numbers(tmp_path):
+    path = write(tmp_path, "lib.csv", "seq,strength\nACGT,1.5\nACGA,nan\nACGC,2\nACGG,\n")
+    table = read_table(path, "seq", target="strength")
+    with pytest.raises(SynbiolabError, match=r"lib.csv: 2 missing or NaN target\(s\) .* line\(s\) 3, 5"):
+        parse_targets(table)
+
+
+def test_csv_bad_letter_with_line_number(tmp_path):
+    path = write(tmp_path, "lib.csv", "seq,strength\nACGT,1\nACGT,2\nAC-T,3\n")
+    with pytest.raises(SynbiolabError, match=r"lib.csv:4: letter '-' at position 3 is not valid DNA"):
+        encode_table(read_table(path, "seq", target="strength"))
+
+
+def test_csv_empty_file_empty_sequence_and_non_numeric_target(tmp_path):
+    with pytest.raises(SynbiolabError, match="empty file"):
+        read_table(write(tmp_path, "empty.csv", ""), "seq")
+    with pytest.raises(SynbiolabError, match="no data rows"):
+        read_table(write(tmp_path, "header_only.csv", "seq,y\n"), "seq")
+    with pytest.raises(SynbiolabError, match=r"gap.csv:3: empty sequence"):
+        read_table(write(tmp_path, "gap.csv", "seq,y\nAC,1\n,2\n"), "seq")
+    table = read_table(write(tmp_path, "text.csv", "seq,y\nAC,1\nGT,high\n"), "seq", "y")
+    with pytest.raises(SynbiolabError, match=r"text.csv:3: target 'high' .* not a finite number"):
+        parse_targets(table, task="regression")
+    with pytest.raises(SynbiolabError, match=r"neg.csv:3: .* log10"):
+        table = read_table(write(tmp_path, "neg.csv", "seq,y\nAC,1\nGT,0\n"), "seq", "y")
+        parse_targets(table, log_target=True)
+    with pytest.raises(SynbiolabError, match="needs --seq-col"):
+        read_sequences(write(tmp_path, "x.csv", "seq\nAC\n"))
+
+
+# --- duplicates
+
+
+def test_duplicates_reported_grouped_and_merged(tmp_path):
+    path = write(tmp_path, "dup.csv", "seq,y\nACGT,1\nacgt,3\nGGGG,5\nACGT,5\n")
+    table = read_table(path, "seq", "y")
+    report = duplicate_report(table)
+    assert report["n_unique"] == 2 and report["n_extra_copies"] == 2
+    assert report["examples"][0]["lines"] == [2, 3, 5]
+    assert duplicate_groups(table.sequences).tolist() == [0, 0, 1, 0]
+    _, y, _ = parse_targets(table)
+    first, merged, _ = merge_duplicates(table.sequences, y, "regression")
+    assert first.tolist() == [0, 2]
+    np.testing.assert_allclose(merged[:, 0], [3.0, 5.0])
+    labels = np.array([1, 1, 0, 0])
+    _, merged_labels, _ = merge_duplicates(table.sequences, labels, "binary")
+    assert merged_labels.tolist() == [1, 0]  # two of three copies say 1
