@@ -13,7 +13,9 @@ from torch import nn
 
 from ..errors import SynbiolabError
 from .cnn import CNN
+from .gan import DCGAN
 from .mlp import MLP
+from .wgan_seq import SequenceWGAN
 
 
 @dataclass
@@ -84,5 +86,12 @@ register_model(
     kinds=("image",),
     summary="conv-BN-ReLU-pool blocks, dropout, linear head",
 )
+
+# GAN pairs (generator + discriminator), trained by `synbiolab gan`, not by the classifier loop: the
+# kind "gan" keeps them out of `synbiolab train`, and registering them lets configs check their parameters.
+register_model("dcgan", DCGAN, recipe={"epochs": 5, "batch_size": 64, "lr": 2e-4}, kinds=("gan",),
+               summary="DCGAN generator and discriminator for small images (synbiolab gan)")
+register_model("wgan_seq", SequenceWGAN, recipe={"epochs": 10, "batch_size": 64, "lr": 1e-4}, kinds=("gan",),
+               summary="WGAN-GP generator and critic for one-hot DNA (synbiolab gan)")
 
 __all__ = ["CNN", "MLP", "MODELS", "build_model", "count_parameters", "get_model_class", "register_model"]
