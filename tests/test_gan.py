@@ -159,3 +159,87 @@ def test_non_saturating_loss_matches_formula():
     torch.testing.assert_close(discriminator_loss(real, fake, "standard"), expected_d)
     torch.testing.assert_close(generator_loss(fake, "standard"), expected_g)
     torch.testing.assert_close(discriminator_loss(real, fake, "wgan-gp"), torch.tensor(0.0 - 1.0))
+
+
+# --- end to end on the 8x8 digits
+
+
+def test_short_conditional_gan_on_digits_writes_samples_and_metrics(cli, tmp_path):
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    run_dir = tmp_path / "gan"
+    code, out, err = cli(
+        "gan", "--data", "digits", "--conditional", "--epochs", "3", "--out", run_dir,
+        "--set", "model.base_channels=16", "--set", "gan.eval_samples=300", "--set", "gan.final_samples=600",
+        "--set", "gan.judge_epochs=3", "--set", "gan.tog_samples=600", "--set", "gan.tog_epochs=1",
+    )
+    assert code == 0, err
+    history = pd.read_csv(run_dir / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3]
+    for column in ("discriminator_loss", "generator_loss", "frechet", "frechet_floor", "min_class_fraction",
+                   "mean_confidence", "judge_accuracy"):
+        assert history[column].notna().all(), column
+    # the generator improves: its samples move towards the real digits in the judge's feature space
+    assert history["frechet"].iloc[-1] < history["frechet"].iloc[0]
+    assert (history["frechet"] > history["frechet_floor"]).all()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    final = metrics["final"]
+    assert len(final["class_fractions"]) == 10 and abs(sum(final["class_fractions"]) - 1) < 1e-9
+    assert final["n_samples"] == 600
+    assert 0 <= final["train_on_generated"]["test_accuracy"] <= 1
+    assert 0.5 < final["judge_test_accuracy"] <= 1  # the judge itself reads real digits
+    assert "Frechet distance" in out and "floor" in out
+    # fixed latent vectors drawn after every epoch: 10 columns (one per digit) x 8 rows, 8x8 pixels x 7
+    for epoch in (1, 2, 3):
+        image = Image.open(run_dir / "figures" / f"samples_epoch_{epoch:03d}.png")
+        assert image.size == (10 * 58 + 2, 8 * 58 + 2)
+    report = (run_dir / "report.html").read_text()
+    assert "Latent interpolation" in report and "Class coverage" in report
+
+    code, out, err = cli("sample", run_dir, "--n", "16", "--digit", "7", "--out", tmp_path / "sevens.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "sevens.png").size == (8 * 58 + 2, 2 * 58 + 2)
+    code, out, err = cli("sample", run_dir, "--digit", "12")
+    assert code == 2 and "valid: 0, 1, 2" in err
+
+
+def test_gan_resume_continues_exactly(tmp_path):
+    from synbiolab import TrainConfig, load_dataset
+    from synbiolab.gan import GanConfig, build_gan, fit_gan, prepare_gan_data
+
+    data = prepare_gan_data(load_dataset("digits"))
+    settings = GanConfig(loss="wgan-gp", n_critic=2)
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_gan("dcgan", (1, 8, 8), 10, base_channels=4, latent_size=8)
+
+    straight = fit_gan(fresh(), data, TrainConfig(epochs=2, batch_size=256, device="cpu"), settings,
+                       tmp_path / "a", verbose=False)
+    fit_gan(fresh(), data, TrainConfig(epochs=1, batch_size=256, device="cpu"), settings, tmp_path / "b",
+            verbose=False)
+    resumed = fit_gan(fresh(), data, TrainConfig(epochs=2, batch_size=256, device="cpu"), settings,
+                      tmp_path / "b", resume=True, verbose=False)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    for name, tensor in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, msg=name)
+
+
+def test_gan_bad_input_gives_one_line(cli, tmp_path):
+    code, out, err = cli("gan", "--data", "digits", "--model", "wgan_seq", "--out", tmp_path / "x")
+    assert code == 2
+    assert err.strip() == ("error: model 'wgan_seq' generates sequence data but 'digits' holds image data; "
+                           "use dcgan")
+    code, out, err = cli("gan", "--data", "digits", "--set", "gan.loss=hinge", "--out", tmp_path / "y")
+    assert code == 2 and "valid: standard, wgan-gp" in err
+    # a classifier run is not a GAN
+    code, out, err = cli("train", "--data", "digits", "--model", "mlp", "--epochs", "1", "--out",
+                         tmp_path / "mlp", "--quiet")
+    assert code == 0, err
+    code, out, err = cli("sample", tmp_path / "mlp")
+    assert code == 2
+    assert "is not a GAN run (a 'mlp' model of `synbiolab train`)" in err
+    assert len(err.strip().splitlines()) == 1

@@ -164,6 +164,56 @@ def quickstart(data_dir: str = typer.Option(None, "--data-dir"),
     run_quickstart(data_dir=data_dir, out=out)
 
 
+# --- GANs: gan, sample, design
+
+
+@app.command()
+def gan(
+    data: str = typer.Option(None, "--data", "-d", help="data set name (default mnist)"),
+    model: str = typer.Option(None, "--model", "-m", help="dcgan (images) or wgan_seq (DNA); default dcgan"),
+    conditional: bool = typer.Option(False, "--conditional", help="class-conditional generator and critic"),
+    epochs: int = typer.Option(None, help="passes of the discriminator over the training data"),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    lr: float = typer.Option(None, "--lr", help="Adam learning rate"),
+    seed: int = typer.Option(None, help="training seed"),
+    loss: str = typer.Option(None, help="standard (non-saturating) or wgan-gp"),
+    n_critic: int = typer.Option(None, "--n-critic", help="discriminator updates per generator update"),
+    judge: str = typer.Option(None, "--judge", help="classifier run judging the images (default: train one)"),
+    out: Path = typer.Option(None, "--out", "-o", help="run folder (default runs/<data>-<model>-<time>)"),
+    sets: list[str] = typer.Option(None, "--set", help="override a field, e.g. gan.n_critic=5"),
+    data_dir: str = typer.Option(None, "--data-dir", help="folder holding mnist/ and synbio/"),
+    device: str = typer.Option(None, help="auto, cpu, cuda or mps"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing run folder"),
+    resume: Path = typer.Option(None, "--resume", help="continue the GAN run in this folder"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Train a GAN (DCGAN on digits, WGAN-GP on promoters) and measure what it generates."""
+    from .gan import build_gan_config, train_gan
+
+    if resume is not None:
+        run = train_gan(None, resume=resume, verbose=not quiet)
+    else:
+        cfg, gan_cfg = build_gan_config(data, model, conditional, epochs, batch_size, lr, seed, loss,
+                                        n_critic, judge, data_dir, device, sets)
+        run = train_gan(cfg, gan_cfg, out=out, overwrite=overwrite, verbose=not quiet)
+    if quiet:
+        _echo(str(run.path))
+
+
+@app.command()
+def sample(
+    run: Path = typer.Argument(..., help="a GAN run folder"),
+    n: int = typer.Option(64, "--n", help="number of samples"),
+    digit: int = typer.Option(None, "--digit", help="class to draw (class-conditional GANs)"),
+    out: Path = typer.Option(None, "--out", "-o", help="output file (default RUN/samples.png or .fasta)"),
+    seed: int = typer.Option(0, help="seed of the latent vectors"),
+):
+    """Draw samples from a trained GAN: a PNG grid of images or a FASTA file of sequences."""
+    from .gan import sample as draw
+
+    _echo(str(draw(run, n=n, digit=digit, out=out, seed=seed)))
+
+
 # --- entry point
 
 

@@ -833,3 +833,695 @@ def interpolate_latent(model, steps: int = 10, pairs: int = 6, seed: int = 0, la
         labels = balanced_labels(pairs, model.n_classes) if labels is None else torch.as_tensor(labels)
         line_labels = labels.repeat_interleave(steps)
     return generate(model, len(latent), line_labels, latent=latent)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The judge of generated images, and "train on generated, test on real"
+# ---------------------------------------------------------------------------------------------------------
+
+
+def load_judge(path, dataset, device: str = "cpu") -> nn.Module:
+    """A classifier run of the same images, checked and loaded as the judge of generated samples.
+
+    Args:
+        path: the classifier's run folder (``synbiolab train --model cnn ...``).
+        dataset: the GAN's Dataset.
+        device: where to load it.
+
+    Returns:
+        The classifier in evaluation mode.
+    """
+    from .runs import Run
+
+    run = Run(path)
+    spec = run.model_spec
+    if spec.get("kind") == "gan":
+        raise SynbiolabError(
+            f"--judge {path}: is a GAN run; the judge must be a classifier run (synbiolab train)"
+        )
+    if spec.get("task") != "multiclass" or list(spec.get("input_shape", [])) != list(dataset.input_shape):
+        raise SynbiolabError(
+            f"--judge {path}: needs a multi-class classifier of {tuple(dataset.input_shape)} images, but it "
+            f"is a {spec.get('task')} model of input shape {tuple(spec.get('input_shape', []))}"
+        )
+    if spec.get("normalisation") != dataset.info.get("normalisation"):
+        raise SynbiolabError(
+            f"--judge {path}: was trained on '{spec.get('data')}' with another pixel normalisation than "
+            f"'{dataset.name}'; train the judge on the same data set"
+        )
+    model = run.load_model(device)
+    if not hasattr(model, "features"):
+        raise SynbiolabError(
+            f"--judge {path}: model '{spec['name']}' has no features(x) for the Frechet distance"
+        )
+    return model
+
+
+def train_judge(dataset, data_config, out, epochs: int = 3, seed: int = 0, device: str = "auto") -> nn.Module:
+    """Train a CNN classifier of the GAN's data with the usual training job; its run goes to ``out``."""
+    from .config import set_value
+    from .train import default_config, select_device
+    from .train import train as train_classifier
+
+    config = default_config(data_config.name, "cnn")
+    config.data = data_config
+    set_value(config, "train.epochs", epochs)
+    set_value(config, "train.seed", seed)
+    set_value(config, "train.device", device)
+    set_value(config, "train.progress", False)
+    run = train_classifier(config, out=out, overwrite=True, verbose=False, dataset=dataset)
+    return run.load_model(str(select_device(device)))
+
+
+def train_on_generated(model, dataset, n_samples: int = 60000, epochs: int = 3, seed: int = 0) -> dict:
+    """Train a CNN only on digits drawn from a conditional generator, then test it on the real test split.
+
+    The validation split used to pick the best epoch is generated too, so no real image guides training.
+
+    Args:
+        model: a conditional DCGAN pair.
+        dataset: the real Dataset (its test split is the judge).
+        n_samples: generated training images (balanced over the classes); a sixth more for validation.
+        epochs: epochs of the classifier.
+        seed: seed of the latent vectors and of training.
+
+    Returns:
+        dict with ``test_accuracy`` on real images and the sizes used.
+    """
+    from .config import TrainConfig
+    from .data import Dataset, Split
+    from .evaluate import evaluate
+    from .models import MODELS, build_model
+    from .train import fit
+
+    n_val = max(n_samples // 6, model.n_classes)
+    total = n_samples + n_val
+    labels = balanced_labels(total, model.n_classes)[
+        torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+    ]
+    images = to_data_space(generate(model, total, labels, seed=seed + 7), dataset.info["normalisation"])
+    generated = Dataset(
+        name=f"{dataset.name} (generated)",
+        task="multiclass",
+        kind="image",
+        train=Split(images[:n_samples], labels[:n_samples]),
+        val=Split(images[n_samples:], labels[n_samples:]),
+        test=dataset.test,
+        class_names=dataset.class_names,
+        input_shape=dataset.input_shape,
+        info=dataset.info,
+    )
+    config = TrainConfig(**{**MODELS["cnn"].recipe, "epochs": epochs, "seed": seed, "progress": False})
+    torch.manual_seed(seed)
+    classifier = build_model("cnn", generated)
+    result = fit(classifier, generated, config, verbose=False)
+    real = evaluate(result.model, dataset.test, "multiclass")
+    return {
+        "test_accuracy": real["accuracy"],
+        "n_generated": n_samples,
+        "n_generated_val": n_val,
+        "epochs": epochs,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The whole job: data -> GAN -> run folder
+# ---------------------------------------------------------------------------------------------------------
+
+
+def is_gan_run(run) -> bool:
+    """Whether a run folder was written by ``train_gan``."""
+    return "gan" in run.raw_config
+
+
+def open_gan_run(path):
+    """The Run of a GAN, or one clear error naming what the folder is instead."""
+    from .runs import Run
+
+    run = Run(path)
+    if not is_gan_run(run):
+        model = run.raw_config.get("model", {}).get("name", "?")
+        raise SynbiolabError(
+            f"{path}: is not a GAN run (a '{model}' model of `synbiolab train`); give a `synbiolab gan` run"
+        )
+    return run
+
+
+def load_gan(run, device: str = "cpu") -> nn.Module:
+    """Rebuild a GAN pair from its run folder (model.json + model.safetensors)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    spec_path, weights = run.path / "model.json", run.path / "model.safetensors"
+    if not spec_path.is_file() or not weights.is_file():
+        raise SynbiolabError(f"{run.path}: the GAN has no saved weights yet (did `synbiolab gan` finish?)")
+    spec = json.loads(spec_path.read_text())
+    model = build_gan(spec["name"], spec["input_shape"], spec["n_outputs"], **spec["params"])
+    model.load_state_dict(load_file(str(weights), device="cpu"))
+    model.spec = spec
+    return model.to(device).eval()
+
+
+def gan_config_from_dict(values: dict, source: str = "gan") -> GanConfig:
+    """GanConfig from a dict, naming an unknown key and the valid ones."""
+    from dataclasses import fields
+
+    from .config import _coerce
+
+    valid = {f.name: f for f in fields(GanConfig)}
+    unknown = [k for k in values if k not in valid]
+    if unknown:
+        raise SynbiolabError(f"{source}: unknown key 'gan.{unknown[0]}'; valid: {', '.join(valid)}")
+    # the same type check as every other config field: the value must match the field's default
+    checked = {k: _coerce(v, valid[k].default, valid[k].type, f"gan.{k}") for k, v in values.items()}
+    return GanConfig(**checked)
+
+
+def default_gan_config(data: str, model: str):
+    """(Config, GanConfig) for a data set and a GAN model, with the model's published recipe applied."""
+    from .config import Config, set_value
+
+    if model not in GAN_RECIPES:
+        raise SynbiolabError(f"unknown GAN model '{model}'; valid: {', '.join(GAN_RECIPES)}")
+    config = Config()
+    config.data.name = data
+    config.model.name = model
+    for key, value in GAN_RECIPES[model]["train"].items():
+        set_value(config, f"train.{key}", value, source=f"recipe of {model}")
+    return config, GanConfig(**GAN_RECIPES[model]["gan"])
+
+
+def train_gan(
+    config,
+    gan_config: GanConfig | None = None,
+    out=None,
+    overwrite: bool = False,
+    resume=None,
+    verbose: bool = True,
+    dataset=None,
+):
+    """Train a GAN and write its run folder: config, history (losses and quality per epoch), metrics,
+    weights, samples over epochs, checkpoint and report.
+
+    Args:
+        config: a Config whose ``model.name`` is ``dcgan`` or ``wgan_seq``.
+        gan_config: GAN settings (defaults: the model's recipe).
+        out: the run folder (default ``runs/<data>-<model>-<time>``).
+        overwrite: replace an existing run folder.
+        resume: a GAN run folder to continue from its checkpoint (its config is used).
+        verbose: print one line per epoch.
+        dataset: an already loaded Dataset for ``config.data``.
+
+    Returns:
+        The Run.
+    """
+    import sys
+    import time
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from .data import load_dataset
+    from .models import count_parameters
+    from .runs import Run, atomic_write_json, default_run_name, prepare_run_dir, save_model
+
+    if resume is not None:
+        run = open_gan_run(resume)
+        config, run_dir = run.config, run.path
+        gcfg = gan_config_from_dict(run.raw_config["gan"], str(run.path / "config.json"))
+    else:
+        name = config.model.name
+        gan_model_class(name)
+        gcfg = gan_config or GanConfig(**GAN_RECIPES.get(name, {}).get("gan", {}))
+        run_dir = prepare_run_dir(out or Path("runs") / default_run_name(config.data.name, name), overwrite)
+        meta = {
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "kind": "gan",
+        }
+        atomic_write_json(run_dir / "config.json", {**config.to_dict(), "gan": asdict(gcfg), "meta": meta})
+
+    ds = dataset if dataset is not None else load_dataset(config.data)
+    wanted = GAN_KINDS[config.model.name]
+    if ds.kind != wanted:
+        raise SynbiolabError(
+            f"model '{config.model.name}' generates {wanted} data but '{ds.name}' holds {ds.kind} data; "
+            f"use {'dcgan' if ds.kind == 'image' else 'wgan_seq'}"
+        )
+    data = prepare_gan_data(ds, gcfg.holdout, config.data.seed)
+    torch.manual_seed(config.train.seed)
+    model = build_gan(config.model.name, data.input_shape, max(data.n_classes, 1), **config.model.params)
+    from .train import select_device
+
+    device = str(select_device(config.train.device))
+    if data.kind == "image":
+        if gcfg.judge:
+            judge = load_judge(gcfg.judge, ds, device)
+        elif resume is not None and (run_dir / "judge" / "model.safetensors").is_file():
+            judge = load_judge(run_dir / "judge", ds, device)
+        else:
+            if verbose:
+                print(
+                    f"training the judge: a CNN classifier of {ds.name} ({gcfg.judge_epochs} epochs)",
+                    flush=True,
+                )
+            judge = train_judge(
+                ds, config.data, run_dir / "judge", gcfg.judge_epochs, config.train.seed, config.train.device
+            )
+        quality = ImageQuality(judge, data, conditional=bool(model.n_classes), seed=config.train.seed)
+    else:
+        quality = SequenceQuality(data, seed=config.train.seed)
+    if verbose:
+        print(
+            f"run folder: {run_dir}\ndata: {ds.name}, {len(data.train_x):,} training and "
+            f"{len(data.heldout_x):,} held-out examples; model: {config.model.name}, generator "
+            f"{count_parameters(model.generator):,} and discriminator "
+            f"{count_parameters(model.discriminator):,} "
+            f"parameters; loss {gcfg.loss}, {gcfg.n_critic} critic step(s) per generator step",
+            flush=True,
+        )
+
+    result = fit_gan(
+        model, data, config.train, gcfg, run_dir, quality, resume=resume is not None, verbose=verbose
+    )
+    final = quality(model, gcfg.final_samples, details=True)
+    if data.kind == "image" and model.n_classes and gcfg.tog_samples > 0:
+        final["train_on_generated"] = train_on_generated(
+            model, ds, gcfg.tog_samples, gcfg.tog_epochs, config.train.seed
+        )
+    metrics = {
+        "status": "finished",
+        "kind": "gan",
+        "data_kind": data.kind,
+        "loss": gcfg.loss,
+        "final": final,
+        "epochs_run": len(result.history),
+        "steps": result.steps,
+        "train_seconds": round(result.train_seconds, 3),
+        "seconds_per_epoch": round(result.train_seconds / max(len(result.history), 1), 3),
+        "device": device,
+        "n_parameters": {
+            "generator": count_parameters(model.generator),
+            "discriminator": count_parameters(model.discriminator),
+        },
+        "n_train": len(data.train_x),
+        "n_heldout": len(data.heldout_x),
+    }
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    if data.kind == "sequence":
+        from .runs import atomic_write_text
+
+        # the held-out natural sequences are kept with the run, so later verbs compare with the same set
+        atomic_write_text(run_dir / "heldout.txt", "\n".join(_to_strings(data.heldout_x)) + "\n")
+    save_model(
+        run_dir,
+        model.cpu(),
+        config.model.name,
+        config.model.params,
+        {
+            "input_shape": list(data.input_shape),
+            "n_outputs": max(data.n_classes, 1),
+            "kind": "gan",
+            "data_kind": data.kind,
+            "data": ds.name,
+            "class_names": data.class_names,
+            "normalisation": data.normalisation,
+            "latent_size": model.latent_size,
+            "conditional": bool(model.n_classes),
+        },
+    )
+    run = Run(run_dir)
+    write_gan_report(run)
+    if verbose:
+        print(summary_line(metrics), flush=True)
+        print(f"report: {run_dir / 'report.html'}", flush=True)
+    return run
+
+
+def _to_strings(one_hot: torch.Tensor) -> list[str]:
+    from .genmetrics import as_index_array, index_to_strings
+
+    return index_to_strings(as_index_array(one_hot))
+
+
+def summary_line(metrics: dict) -> str:
+    """One line with the headline quality numbers of a finished GAN run."""
+    f = metrics["final"]
+    if metrics["data_kind"] == "image":
+        text = (
+            f"Frechet distance {f['frechet']:.2f} (floor, two halves of the real test set: "
+            f"{f['frechet_floor']:.2f}); smallest class {f['min_class_fraction']:.1%} of {f['n_samples']:,} "
+            f"samples; mean judge confidence {f['mean_confidence']:.3f}"
+        )
+        if "judge_accuracy" in f:
+            text += f"; judge accuracy on requested digits {f['judge_accuracy']:.3f}"
+        if "train_on_generated" in f:
+            text += f"; train on generated, test on real: {f['train_on_generated']['test_accuracy']:.4f}"
+        return text
+    return (
+        f"6-mer r {f['kmer_r']:.3f} (natural ceiling {f['kmer_r_ceiling']:.3f}, shuffled floor "
+        f"{f['kmer_r_floor']:.3f}); -10 box {f['rate_10']:.1%} (natural {f['natural_rate_10']:.1%}), "
+        f"-35 box {f['rate_35']:.1%} (natural {f['natural_rate_35']:.1%}); identical to a training "
+        f"sequence {f['exact_fraction']:.2%} (held-out natural {f['natural_exact_fraction']:.2%}); nearest "
+        f"training sequence {f['mean_nearest']:.1f} nt away (natural {f['natural_mean_nearest']:.1f}); "
+        f"diversity {f['diversity']:.1f} nt (natural {f['natural_diversity']:.1f})"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sampling a trained GAN
+# ---------------------------------------------------------------------------------------------------------
+
+
+def sample(run_path, n: int = 64, digit: int | None = None, out=None, seed: int = 0, columns: int = 8):
+    """Draw samples from a GAN run: a PNG grid of images, or a FASTA file of sequences.
+
+    Args:
+        run_path: a GAN run folder.
+        n: number of samples.
+        digit: for a class-conditional image GAN, the class to draw (default: all classes in turn).
+        out: the output file (default ``samples.png`` / ``samples.fasta`` in the run folder).
+        seed: seed of the latent vectors.
+        columns: images per row of the grid.
+
+    Returns:
+        The path written.
+    """
+    from pathlib import Path
+
+    from .runs import atomic_write_text
+
+    run = open_gan_run(run_path)
+    model = load_gan(run)
+    if n < 1:
+        raise SynbiolabError(f"--n {n}: draw at least one sample")
+    labels = None
+    if digit is not None:
+        if not model.n_classes:
+            raise SynbiolabError(
+                f"--digit {digit}: {run.path} is an unconditional GAN; train with --conditional to pick one"
+            )
+        names = model.spec.get("class_names") or [str(c) for c in range(model.n_classes)]
+        if str(digit) not in names:
+            raise SynbiolabError(f"--digit {digit}: not a class of this GAN; valid: {', '.join(names)}")
+        labels = torch.full((n,), names.index(str(digit)), dtype=torch.long)
+    samples = generate(model, n, labels, seed=seed)
+    if model.spec["data_kind"] == "image":
+        path = Path(out) if out else run.path / "samples.png"
+        _save_png(image_grid(samples, columns), path)
+        return path
+    path = Path(out) if out else run.path / "samples.fasta"
+    records = [f">sample_{i + 1}\n{s}" for i, s in enumerate(_to_strings(samples))]
+    atomic_write_text(path, "\n".join(records) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The report of a GAN run
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _curves_figure(history, columns: list[tuple[str, str]], title: str, references=()):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for column, label in columns:
+        if column in history:
+            ax.plot(history["epoch"], history[column], "o-", ms=3, label=label)
+    for column, label in references:
+        if column in history:
+            ax.plot(history["epoch"], history[column], "--", color="grey", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _bar_figure(counts_a: dict, counts_b: dict, labels: tuple[str, str], title: str, xlabel: str):
+    import matplotlib.pyplot as plt
+
+    keys = sorted({int(k) for k in counts_a} | {int(k) for k in counts_b})
+    total_a = max(sum(counts_a.values()), 1)
+    total_b = max(sum(counts_b.values()), 1)
+    fig, ax = plt.subplots(figsize=(5.5, 3))
+    x = np.arange(len(keys))
+    ax.bar(x - 0.2, [counts_a.get(k, counts_a.get(str(k), 0)) / total_a for k in keys], 0.4, label=labels[0])
+    ax.bar(x + 0.2, [counts_b.get(k, counts_b.get(str(k), 0)) / total_b for k in keys], 0.4, label=labels[1])
+    step = max(1, len(keys) // 15)
+    ax.set_xticks(x[::step], [str(k) for k in keys][::step])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_gan_report(run) -> None:
+    """report.html of a GAN run: losses, quality per epoch, samples over epochs, final numbers, config."""
+    import html
+    import json
+
+    from .report import STYLE, img_tag, save_figure, table
+    from .runs import atomic_write_text
+
+    parts = [f"<h1>GAN run {html.escape(run.name)}</h1>"]
+    cfg = run.raw_config
+    parts.append(
+        f"<p>data <b>{html.escape(cfg['data']['name'])}</b>, model <b>{html.escape(cfg['model']['name'])}"
+        f"</b>, loss <b>{html.escape(cfg['gan']['loss'])}</b> ({cfg['gan']['n_critic']} discriminator "
+        f"update(s) per generator update).</p>"
+    )
+    metrics = (
+        json.loads((run.path / "metrics.json").read_text()) if (run.path / "metrics.json").is_file() else None
+    )
+    if metrics:
+        parts.append(
+            f"<p><b>{html.escape(summary_line(metrics))}</b>. {metrics['epochs_run']} epochs, "
+            f"{metrics['train_seconds']:.1f} s of training ({metrics['seconds_per_epoch']:.1f} s per epoch "
+            f"on {html.escape(metrics['device'])}).</p>"
+        )
+    else:
+        parts.append(
+            "<p>Training has not finished: continue with <code>synbiolab gan --resume "
+            f"{html.escape(str(run.path))}</code>.</p>"
+        )
+    history = run.history if (run.path / "history.csv").is_file() else None
+    if history is not None and len(history):
+        parts.append("<h2>Losses</h2>")
+        parts.append(
+            save_figure(
+                _curves_figure(
+                    history,
+                    [("discriminator_loss", "discriminator"), ("generator_loss", "generator")],
+                    "losses per epoch",
+                ),
+                run,
+                "gan_losses",
+            )
+        )
+        parts.append(
+            "<p>GAN losses do not fall the way a classifier's do: the two networks play against each "
+            "other, so the quality numbers below, not the losses, tell whether samples improve.</p>"
+        )
+        parts.append("<h2>Quality per epoch</h2>")
+        if "frechet" in history:
+            parts.append(
+                save_figure(
+                    _curves_figure(
+                        history,
+                        [("frechet", "generated vs real")],
+                        "Frechet distance of judge features",
+                        [("frechet_floor", "floor: real vs real")],
+                    ),
+                    run,
+                    "gan_frechet",
+                )
+            )
+        if "kmer_r" in history:
+            parts.append(
+                save_figure(
+                    _curves_figure(
+                        history,
+                        [
+                            ("kmer_r", "6-mer r, generated"),
+                            ("rate_10", "-10 box rate"),
+                            ("rate_35", "-35 box rate"),
+                        ],
+                        "sequence statistics",
+                        [
+                            ("kmer_r_ceiling", "6-mer r ceiling"),
+                            ("natural_rate_10", "natural -10"),
+                            ("natural_rate_35", "natural -35"),
+                        ],
+                    ),
+                    run,
+                    "gan_sequence_quality",
+                )
+            )
+        parts.append(table(history.round(4).to_dict("records")))
+    figures = run.path / "figures"
+    epochs = sorted(figures.glob("samples_epoch_*.png"))
+    if epochs:
+        parts.append("<h2>The same latent vectors, epoch by epoch</h2>")
+        shown = epochs if len(epochs) <= 6 else [epochs[int(i)] for i in np.linspace(0, len(epochs) - 1, 6)]
+        for path in shown:
+            parts.append(
+                f"<p>epoch {int(path.stem.split('_')[-1])}</p>" + img_tag(path.read_bytes(), path.stem)
+            )
+    text = figures / "samples_over_epochs.txt"
+    if text.is_file():
+        parts.append(
+            "<h2>The same latent vectors, epoch by epoch</h2><pre>" + html.escape(text.read_text()) + "</pre>"
+        )
+    if metrics and (run.path / "model.safetensors").is_file():
+        model = load_gan(run)
+        if metrics["data_kind"] == "image":
+            parts.append(
+                "<h2>Latent interpolation</h2><p>Each row walks in a straight line between two random "
+                "latent vectors: a smooth morph means the generator learned a continuous space rather "
+                "than a lookup of training images.</p>"
+            )
+            grid = image_grid(interpolate_latent(model, steps=10, pairs=6), columns=10)
+            _save_png(grid, figures / "latent_interpolation.png")
+            parts.append(img_tag((figures / "latent_interpolation.png").read_bytes(), "latent interpolation"))
+            final = metrics["final"]
+            rows = [{"class": c, "fraction of samples": f} for c, f in enumerate(final["class_fractions"])]
+            if "judge_accuracy_per_class" in final:
+                for row, accuracy in zip(rows, final["judge_accuracy_per_class"], strict=True):
+                    row["judge accuracy on requested class"] = accuracy
+            parts.append(
+                f"<h2>Class coverage</h2><p>The judge (test accuracy {final['judge_test_accuracy']:.4f} on "
+                f"real digits) classified {final['n_samples']:,} generated digits:</p>" + table(rows)
+            )
+        else:
+            final = metrics["final"]
+            parts.append("<h2>Sigma-70 boxes, novelty</h2>")
+            parts.append(
+                save_figure(
+                    _bar_figure(
+                        final["boxes"]["spacing_counts"],
+                        final["natural_boxes"]["spacing_counts"],
+                        ("generated", "natural"),
+                        "spacer between -35 and -10 boxes",
+                        "nt",
+                    ),
+                    run,
+                    "gan_spacing",
+                )
+            )
+            parts.append(
+                save_figure(
+                    _bar_figure(
+                        final["boxes"]["position_10_counts"],
+                        final["natural_boxes"]["position_10_counts"],
+                        ("generated", "natural"),
+                        "-10 box start",
+                        "position",
+                    ),
+                    run,
+                    "gan_position_10",
+                )
+            )
+            parts.append(
+                save_figure(
+                    _bar_figure(
+                        final["nearest_counts"],
+                        final["natural_nearest_counts"],
+                        ("generated", "held-out natural"),
+                        "Hamming distance to the nearest training sequence",
+                        "nt",
+                    ),
+                    run,
+                    "gan_nearest",
+                )
+            )
+            keys = [
+                "kmer_r",
+                "kmer_r_ceiling",
+                "kmer_r_floor",
+                "rate_10",
+                "natural_rate_10",
+                "rate_35",
+                "natural_rate_35",
+                "spacing_16_18",
+                "exact_fraction",
+                "natural_exact_fraction",
+                "mean_nearest",
+                "natural_mean_nearest",
+                "diversity",
+                "natural_diversity",
+            ]
+            parts.append(table([{"metric": k, "value": final[k]} for k in keys]))
+            parts.append(
+                f"<p>{final['n_samples']:,} generated sequences against {final['n_heldout']:,} held-out "
+                f"natural promoters the GAN never saw ({final['n_train']:,} in training). Natural "
+                "promoters include duplicates, so even held-out ones can match a training sequence.</p>"
+            )
+    parts.append(f"<h2>Config</h2><pre>{html.escape(json.dumps(cfg, indent=2))}</pre>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>synbiolab GAN {html.escape(run.name)}</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    atomic_write_text(run.path / "report.html", page)
+
+
+def build_gan_config(
+    data: str | None = None,
+    model: str | None = None,
+    conditional: bool = False,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    loss: str | None = None,
+    n_critic: int | None = None,
+    judge: str | None = None,
+    data_dir: str | None = None,
+    device: str | None = None,
+    sets: list[str] | None = None,
+):
+    """(Config, GanConfig) from the model's recipe, named options and ``--set`` overrides (``gan.KEY=VALUE``
+    for the GAN settings, ``train.``, ``data.`` and ``model.`` keys as for ``synbiolab train``).
+
+    Returns:
+        (Config, GanConfig).
+    """
+    from dataclasses import asdict
+
+    from .config import apply_overrides, parse_value, set_value
+
+    config, gcfg = default_gan_config(data or "mnist", model or "dcgan")
+    options = {
+        "train.epochs": epochs,
+        "train.batch_size": batch_size,
+        "train.lr": lr,
+        "train.seed": seed,
+        "data.data_dir": data_dir,
+        "train.device": device,
+    }
+    for key, value in options.items():
+        if value is not None:
+            set_value(config, key, value, source=f"--{key.split('.')[1].replace('_', '-')}")
+    if conditional:
+        set_value(config, "model.conditional", True, source="--conditional")
+    gan_values = asdict(gcfg)
+    for key, value in {"loss": loss, "n_critic": n_critic, "judge": judge}.items():
+        if value is not None:
+            gan_values[key] = value
+    other_sets = []
+    for item in sets or []:
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise SynbiolabError(f"--set {item}: expected KEY=VALUE, e.g. gan.n_critic=5")
+        if key.startswith("gan."):
+            gan_values[key[4:]] = parse_value(value)
+        else:
+            other_sets.append(item)
+    gcfg = gan_config_from_dict(gan_values, "--set")
+    if gcfg.loss not in LOSSES:
+        raise SynbiolabError(f"gan.loss={gcfg.loss!r} is unknown; valid: {', '.join(LOSSES)}")
+    return apply_overrides(config, other_sets), gcfg
