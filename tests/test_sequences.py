@@ -247,3 +247,129 @@ def test_duplicates_reported_grouped_and_merged(tmp_path):
     labels = np.array([1, 1, 0, 0])
     _, merged_labels, _ = merge_duplicates(table.sequences, labels, "binary")
     assert merged_labels.tolist() == [1, 0]  # two of three copies say 1
+
+
+# --- splits
+
+
+def test_grouped_split_never_shares_a_group():
+    from synbiolab.data.splits import grouped_split, kfold
+
+    rng = np.random.default_rng(0)
+    groups = rng.choice([f"study{i}" for i in range(13)], size=500)
+    for seed in range(5):
+        rest, held = grouped_split(groups, 0.2, seed=seed)
+        assert len(rest) + len(held) == 500
+        assert not set(groups[rest]) & set(groups[held])
+        assert 40 < len(held) < 180  # near 100, in whole groups
+    folds = kfold(5, groups=groups, seed=0)
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(500))  # every example tested exactly once
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+    labels = np.arange(100) % 3
+    for _, test in kfold(10, labels=labels):
+        assert len(test) == 10 and np.bincount(labels[test]).min() >= 3
+    with pytest.raises(SynbiolabError, match="only 13 groups"):
+        kfold(20, groups=groups)
+
+
+# --- named data sets, checksums, user files, CLI
+
+
+def synbio_dir():
+    from conftest import require_data
+
+    return require_data(
+        "synbio/uci_splice/splice.csv", "synbio/uci_promoters/promoters.data", "synbio/rbs_1014ic/1014IC.csv"
+    )
+
+
+def test_named_sets_sizes_and_no_leaks():
+    from synbiolab import load_dataset
+
+    synbio_dir()
+    splice = load_dataset("uci_splice")
+    assert splice.task == "multiclass" and splice.class_names == ["EI", "IE", "N"]
+    assert len(splice.train) + len(splice.val) + len(splice.test) == 3190
+    assert tuple(splice.input_shape) == (4, 60)
+    # Copies of a sequence never sit on both sides of a split.
+    def rows(split):
+        return {tuple(r) for r in split.x.flatten(1).numpy().round(3).tolist()}
+
+    assert not rows(splice.train) & rows(splice.test)
+    promoters = load_dataset("uci_promoters")
+    assert promoters.task == "binary"
+    assert len(promoters.train) + len(promoters.val) + len(promoters.test) == 106
+    rbs = load_dataset("rbs_1014ic")
+    assert rbs.task == "regression" and tuple(rbs.input_shape) == (4, 80)
+    assert not set(rbs.train.groups) & set(rbs.test.groups)  # whole studies held out
+    assert not set(rbs.val.groups) & set(rbs.test.groups)
+
+
+def test_sha256_verification_on_real_and_corrupted_files(tmp_path):
+    from synbiolab.data.synbio import FILES, resolve_file, verify_sha256
+
+    root = synbio_dir()
+    real = root / "synbio" / FILES["uci_promoters"].path
+    assert verify_sha256(real, FILES["uci_promoters"].sha256) == real
+    corrupted = tmp_path / "synbio" / FILES["uci_promoters"].path
+    corrupted.parent.mkdir(parents=True)
+    data = bytearray(real.read_bytes())
+    data[100] ^= 1  # one flipped bit
+    corrupted.write_bytes(bytes(data))
+    with pytest.raises(SynbiolabError, match="promoters.data: checksum mismatch .*expected 9cba9e86"):
+        resolve_file("uci_promoters", data_dir=str(tmp_path))
+    assert resolve_file("uci_promoters", data_dir=str(root)) == real
+
+
+def test_missing_file_without_download_names_the_places_searched(tmp_path, monkeypatch):
+    from synbiolab.data.synbio import resolve_file
+
+    monkeypatch.delenv("SYNBIOLAB_DATA", raising=False)
+    with pytest.raises(SynbiolabError, match=r"uci_splice/splice.csv not found .*no public download"):
+        resolve_file("uci_splice", data_dir=str(tmp_path))
+
+
+def test_user_csv_as_a_data_set(tmp_path):
+    from synbiolab import load_dataset
+
+    rng = np.random.default_rng(0)
+    lines = ["name,seq,strength,study"]
+    for i in range(60):
+        seq = "".join(rng.choice(list("ACGT"), 20 + i % 5))
+        lines.append(f"p{i},{seq},{10 ** (1 + i % 4)},s{i % 6}")
+    path = write(tmp_path, "library.csv", "\n".join(lines) + "\n")
+    ds = load_dataset(str(path), seq_col="seq", target=["strength"], id_col="name", group_col="study",
+                      log_target=True, split="grouped", length=22, pad="left")
+    assert ds.task == "regression" and tuple(ds.input_shape) == (4, 22)
+    total = torch.cat([ds.train.y, ds.val.y, ds.test.y])
+    assert sorted(set(total[:, 0].round().tolist())) == [1.0, 2.0, 3.0, 4.0]
+    assert not set(ds.train.groups) & set(ds.test.groups)
+    assert "padded on the left" in ds.info["encoding"] and "trimmed on the left" in ds.info["encoding"]
+
+
+def test_cli_data_info_and_bad_letter_error(cli, tmp_path):
+    synbio_dir()
+    code, out, _ = cli("data", "info", "uci_splice")
+    assert code == 0
+    assert "uci_splice: multiclass task, sequence data, input shape (4, 60)" in out
+    assert "IUPAC ambiguity" in out and "EI" in out
+    bad = write(tmp_path, "bad.csv", "seq,y\nACGT,1\nACGJ,2\n")
+    code, out, err = cli("train", "--data", str(bad), "--set", "data.seq_col=seq", "--set", "data.target=y",
+                         "--model", "cnn1d", "--out", str(tmp_path / "run"))
+    assert code == 2
+    assert err.strip().splitlines() == [f"error: {bad}:3: letter 'J' at position 4 is not valid DNA; "
+                                        "valid: ACGT or the ambiguity codes NRYSWKMBDHV"]
+
+
+def test_cli_trains_cnn1d_on_uci_splice_above_90_percent(cli, tmp_path):
+    """End to end: `synbiolab train --data uci_splice --model cnn1d` (about 20 s on 2 CPU cores)."""
+    import json
+
+    synbio_dir()
+    code, _, err = cli("train", "--data", "uci_splice", "--model", "cnn1d", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.90
+    assert (tmp_path / "run" / "report.html").is_file()

@@ -37,6 +37,9 @@ class DataConfig:
     strict: bool = False  # reject IUPAC ambiguity letters instead of encoding them as probabilities
     log_target: bool = False  # regress log10 of the target
     split: str = "random"  # random, stratified or grouped
+    alphabet: str = "dna"  # dna, rna or protein (sequence files)
+    task: str = "auto"  # auto, regression, binary or multiclass (sequence files; auto: numbers -> regression)
+    merge_duplicates: bool = False  # merge repeated sequences into one example (otherwise kept in one split)
 
 
 @dataclass

@@ -242,3 +242,7 @@ def _load_digits(cfg: DataConfig) -> Dataset:
 
 register_dataset("mnist", _load_mnist, "70,000 handwritten digits, 28x28, 10 classes (60,000 train / 10,000 test)")
 register_dataset("digits", _load_digits, "1,797 handwritten digits, 8x8, 10 classes (scikit-learn, offline)")
+
+# Sequence data sets (uci_promoters, uci_splice, ecoli_promoters, rbs_1014ic, ... and user files) register
+# themselves on import.
+from . import synbio as _synbio  # noqa: E402,F401

@@ -94,4 +94,18 @@ register_model("dcgan", DCGAN, recipe={"epochs": 5, "batch_size": 64, "lr": 2e-4
 register_model("wgan_seq", SequenceWGAN, recipe={"epochs": 10, "batch_size": 64, "lr": 1e-4}, kinds=("gan",),
                summary="WGAN-GP generator and critic for one-hot DNA (synbiolab gan)")
 
-__all__ = ["CNN", "MLP", "MODELS", "build_model", "count_parameters", "get_model_class", "register_model"]
+# Sequence models (one-hot DNA (B, 4, L)); the rnn also reads images row by row (sequential MNIST).
+from .cnn1d import CNN1d  # noqa: E402
+from .cnn_rnn import CNNRNN  # noqa: E402
+from .rnn import RNN  # noqa: E402
+
+SEQUENCE_RECIPE = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle"}
+register_model("cnn1d", CNN1d, recipe={**SEQUENCE_RECIPE, "weight_decay": 1e-2}, kinds=("sequence",),
+               summary="1D convolutions over one-hot sequences (DeepBind/Basset family)")
+register_model("rnn", RNN, recipe={**SEQUENCE_RECIPE, "grad_clip": 1.0}, kinds=("sequence", "image"),
+               summary="LSTM or GRU, optionally bidirectional; images are read as rows of pixels")
+register_model("cnn_rnn", CNNRNN, recipe={**SEQUENCE_RECIPE, "weight_decay": 1e-2, "grad_clip": 1.0},
+               kinds=("sequence",), summary="convolution then a bidirectional LSTM (DanQ style)")
+
+__all__ = ["CNN", "CNN1d", "CNNRNN", "MLP", "MODELS", "RNN", "build_model", "count_parameters",
+           "get_model_class", "register_model"]

@@ -13,9 +13,11 @@ from torch import nn
 from ..errors import SynbiolabError
 
 
-def _per_layer(value, n_layers: int, name: str) -> list:
-    """A setting given once for all layers or per layer; a short list repeats its last entry."""
+def _per_layer(value, n_layers: int, name: str, default: tuple) -> list:
+    """A per-layer setting: a short list repeats its last entry; the default is cut to the layers."""
     values = list(value) if isinstance(value, list | tuple) else [value]
+    if tuple(values) == tuple(default):
+        values = values[:n_layers]
     if not values or len(values) > n_layers:
         raise SynbiolabError(f"model.{name} has {len(values)} entries; give 1 to {n_layers} (one per layer)")
     return values + values[-1:] * (n_layers - len(values))
@@ -42,9 +44,9 @@ class CNN1d(nn.Module):
         input_shape=(4, 100),
         n_outputs: int = 1,
         channels: list[int] = (64, 64),
-        kernel_sizes: list[int] | int = (11, 5),
-        dilations: list[int] | int = 1,
-        pool_sizes: list[int] | int = 2,
+        kernel_sizes: list[int] = (11, 5),
+        dilations: list[int] = (1, 1),
+        pool_sizes: list[int] = (2, 2),
         global_pool: str = "flatten",
         hidden_units: int = 64,
         dropout: float = 0.2,
@@ -55,9 +57,9 @@ class CNN1d(nn.Module):
             raise SynbiolabError(f"model.global_pool '{global_pool}' is unknown; valid: max, mean, flatten")
         in_channels, length = int(input_shape[0]), int(input_shape[-1])
         channels = list(channels)
-        kernel_sizes = _per_layer(kernel_sizes, len(channels), "kernel_sizes")
-        dilations = _per_layer(dilations, len(channels), "dilations")
-        pool_sizes = _per_layer(pool_sizes, len(channels), "pool_sizes")
+        kernel_sizes = _per_layer(kernel_sizes, len(channels), "kernel_sizes", (11, 5))
+        dilations = _per_layer(dilations, len(channels), "dilations", (1, 1))
+        pool_sizes = _per_layer(pool_sizes, len(channels), "pool_sizes", (2, 2))
         blocks = []
         layers = zip(channels, kernel_sizes, dilations, pool_sizes, strict=True)
         for out_channels, width, dilation, pool in layers:
