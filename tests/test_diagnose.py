@@ -264,3 +264,66 @@ def test_measured_label_noise_is_reported_in_the_notes():
     diagnosis = diagnose_history(table, facts(label_noise=0.22))
     assert diagnosis.verdict == "underfitting"
     assert any(note.startswith("label noise: about 22%") for note in diagnosis.notes)
+
+
+# --- real runs: a fast overfitting case on the 8x8 digits, diagnose, fix, and the CLI
+
+OVERFIT_SETTINGS = ["data.train_size=100", "model.hidden_units=[512,512]", "model.dropout=0.0",
+                    "train.weight_decay=0", "train.epochs=40", "train.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def overfit_run(tmp_path_factory):
+    from synbiolab import apply_overrides, default_config, train
+
+    config = apply_overrides(default_config("digits", "mlp"), OVERFIT_SETTINGS)
+    return train(config, out=tmp_path_factory.mktemp("runs") / "overfit", verbose=False)
+
+
+def test_real_overfitting_run_is_diagnosed_and_the_first_fix_lowers_validation_error(overfit_run, capsys):
+    from synbiolab import diagnose, fix
+
+    diagnosis = diagnose(overfit_run)
+    printed = capsys.readouterr().out
+    assert diagnosis.verdict == "overfitting"
+    assert printed.startswith("verdict: overfitting")
+    # 100 examples memorised: no training error, a validation error near 10 %.
+    assert diagnosis.evidence["train_error"] < 0.01
+    assert diagnosis.evidence["gap"] > 0.05
+    assert diagnosis.evidence["label_noise_estimate"] < 0.05  # the digits' labels are clean
+    saved = json.loads((overfit_run.path / "diagnosis.json").read_text())
+    assert saved["verdict"] == "overfitting" and saved["fixes"][0]["overrides"] == ["data.train_size=400"]
+    report = (overfit_run.path / "report.html").read_text()
+    assert "<h2>Diagnosis</h2>" in report and "UNDERFIT_TRAIN_FRACTION" in report
+
+    result = fix(overfit_run, apply=1, verbose=False)
+    assert result.after["val_error"] < result.before["val_error"] - 0.02
+    assert result.after["gap"] < result.before["gap"]
+    assert result.before["val_error"] == pytest.approx(overfit_run.metrics["val"]["error"])
+    new_run = overfit_run.path.parent / "overfit-fix1"
+    assert json.loads((new_run / "config.json").read_text())["data"]["train_size"] == 400
+    assert (new_run / "figures" / "fix_comparison.png").read_bytes()[:4] == b"\x89PNG"
+    fixed = json.loads((new_run / "fix.json").read_text())
+    assert fixed["after"]["val_error"] == pytest.approx(result.after["val_error"])
+    assert "Fix applied" in (new_run / "report.html").read_text()
+
+
+def test_cli_diagnose_and_fix(overfit_run, cli):
+    code, out, err = cli("diagnose", overfit_run.path, "--no-noise")
+    assert code == 0 and out.startswith("verdict: overfitting")
+    assert "1. more training data: --set data.train_size=400" in out
+    code, out, err = cli("fix", overfit_run.path, "--apply", "99")
+    assert code == 2
+    assert err.strip().startswith("error: --apply 99:") and len(err.strip().splitlines()) == 1
+
+
+def test_cli_bad_run_folders_give_one_line(tmp_path, overfit_run, cli):
+    code, out, err = cli("diagnose", tmp_path)
+    assert code == 2 and "not a run folder" in err and len(err.strip().splitlines()) == 1
+    code, out, err = cli("diagnose", tmp_path / "missing")
+    assert code == 2 and "no such run folder" in err
+    no_history = tmp_path / "no-history"
+    no_history.mkdir()
+    (no_history / "config.json").write_text((overfit_run.path / "config.json").read_text())
+    code, out, err = cli("diagnose", no_history)
+    assert code == 2 and "no history.csv" in err and len(err.strip().splitlines()) == 1

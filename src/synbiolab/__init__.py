@@ -12,11 +12,13 @@ The public API::
 from .api import evaluate_run, predict_images, quickstart
 from .config import Config, DataConfig, ModelConfig, TrainConfig, apply_overrides, load_config
 from .data import DATASETS, Dataset, Split, load_dataset, register_dataset
+from .diagnose import Diagnosis, RunFacts, diagnose, diagnose_history, fix
 from .errors import SynbiolabError, TrainingDiverged
 from .evaluate import evaluate, predict
 from .models import MODELS, build_model, count_parameters, register_model
 from .report import register_section, write_report
 from .runs import Run, load_run
+from .sweep import sweep
 from .train import default_config, fit, train
 
 __all__ = [
@@ -24,4 +26,5 @@ __all__ = [
     "TrainConfig", "TrainingDiverged", "apply_overrides", "build_model", "count_parameters", "default_config",
     "evaluate", "evaluate_run", "fit", "load_config", "load_dataset", "load_run", "predict", "predict_images",
     "quickstart", "register_dataset", "register_model", "register_section", "train", "write_report",
+    "Diagnosis", "RunFacts", "diagnose", "diagnose_history", "fix", "sweep",
 ]

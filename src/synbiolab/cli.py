@@ -214,6 +214,55 @@ def sample(
     _echo(str(draw(run, n=n, digit=digit, out=out, seed=seed)))
 
 
+# --- generalisation: diagnose, fix, sweep
+
+
+@app.command()
+def diagnose(run: Path = typer.Argument(..., help="a run folder"),
+             no_noise: bool = typer.Option(False, "--no-noise", help="skip the label-noise estimate")):
+    """Verdict (underfitting, good fit, overfitting, still improving, unstable), evidence and ranked fixes."""
+    from .diagnose import diagnose as run_diagnosis
+
+    run_diagnosis(run, estimate_noise=not no_noise)
+
+
+@app.command()
+def fix(run: Path = typer.Argument(..., help="a diagnosed run folder"),
+        apply: int = typer.Option(1, "--apply", help="which recommended fix (1 = the first)"),
+        out: Path = typer.Option(None, "--out", "-o", help="new run folder (default <run>-fix<N>)"),
+        overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing folder at --out"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the before/after table")):
+    """Rerun a run with one recommended fix; print before/after errors and draw both learning curves."""
+    from .diagnose import fix as run_fix
+
+    result = run_fix(run, apply=apply, out=out, overwrite=overwrite, verbose=not quiet)
+    if quiet:
+        _echo(result.table())
+
+
+@app.command()
+def sweep(
+    data: str = typer.Option(None, "--data", "-d", help="data set name or file (default mnist)"),
+    model: str = typer.Option(None, "--model", "-m", help="model name (default mlp)"),
+    param: list[str] = typer.Option(None, "--param", help="key=v1,v2,... e.g. model.hidden_units=[8],[32]"),
+    train_size: str = typer.Option(None, "--train-size", help="training-set sizes, e.g. 250,500,1000"),
+    seeds: int = typer.Option(1, "--seeds", help="runs per point with different seeds"),
+    jobs: int = typer.Option(1, "--jobs", help="runs trained at once, in separate processes"),
+    epochs: int = typer.Option(None, help="passes over the training split"),
+    lr: float = typer.Option(None, "--lr", help="peak learning rate"),
+    sets: list[str] = typer.Option(None, "--set", help="override any config field, e.g. train.lr=0.01"),
+    config_file: Path = typer.Option(None, "--config", help="JSON or YAML config file"),
+    data_dir: str = typer.Option(None, "--data-dir", help="folder holding mnist/ and synbio/"),
+    out: Path = typer.Option(None, "--out", "-o", help="sweep folder (default sweeps/<data>-<model>-<time>)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing sweep folder"),
+):
+    """Train one run per value of any config field; draw capacity, learning and epochs curves."""
+    from .sweep import sweep as run_sweep
+
+    cfg = build_config(data, model, epochs, None, lr, None, None, None, config_file, sets, data_dir)
+    run_sweep(cfg, params=param, train_sizes=train_size, seeds=seeds, jobs=jobs, out=out, overwrite=overwrite)
+
+
 # --- entry point
 
 

@@ -843,7 +843,8 @@ def _history_or_empty(run) -> pd.DataFrame:
     return pd.DataFrame(columns=list(HISTORY_COLUMNS))
 
 
-def diagnose(run, write: bool = True, verbose: bool = True, estimate_noise: bool = True) -> Diagnosis:
+def diagnose(run, write: bool = True, verbose: bool = True, estimate_noise: bool = True,
+             report: bool = True) -> Diagnosis:
     """Diagnoses a run folder: verdict, evidence, ranked fixes.
 
     Writes diagnosis.json (atomically) and re-writes report.html with a diagnosis section.
@@ -853,6 +854,7 @@ def diagnose(run, write: bool = True, verbose: bool = True, estimate_noise: bool
         write: write diagnosis.json and the report.
         verbose: print the diagnosis.
         estimate_noise: measure label noise on the training split (a few seconds on MNIST).
+        report: re-write report.html with the diagnosis section (when `write`).
 
     Returns:
         The Diagnosis.
@@ -876,9 +878,10 @@ def diagnose(run, write: bool = True, verbose: bool = True, estimate_noise: bool
         diagnosis = diagnose_history(check_history(history, source=str(history_path)), facts)
     if write:
         atomic_write_json(run.path / "diagnosis.json", diagnosis.to_dict())
-        from .report import write_report
+        if report:
+            from .report import write_report
 
-        write_report(run)
+            write_report(run)
     if verbose:
         print(format_diagnosis(diagnosis))
     return diagnosis
