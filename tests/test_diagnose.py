@@ -327,3 +327,18 @@ def test_cli_bad_run_folders_give_one_line(tmp_path, overfit_run, cli):
     (no_history / "config.json").write_text((overfit_run.path / "config.json").read_text())
     code, out, err = cli("diagnose", no_history)
     assert code == 2 and "no history.csv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_label_noise_option_shuffles_training_labels_only_and_is_measured():
+    from synbiolab import load_dataset
+
+    clean, noisy = load_dataset("digits"), load_dataset("digits", label_noise=0.25)
+    changed = float((clean.train.y != noisy.train.y).float().mean())
+    # 25 % of the labels are permuted; about a tenth of those land on their own class again.
+    assert 0.19 < changed < 0.25
+    assert bool((clean.val.y == noisy.val.y).all()) and bool((clean.test.y == noisy.test.y).all())
+    estimate = estimate_label_noise(noisy.train.x.numpy(), noisy.train.y.numpy(), n_classes=10)
+    assert abs(estimate - changed) < 0.06
+    assert estimate_label_noise(clean.train.x.numpy(), clean.train.y.numpy(), n_classes=10) < 0.02
+    with pytest.raises(SynbiolabError, match="label_noise"):
+        load_dataset("digits", label_noise=1.5)

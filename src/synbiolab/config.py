@@ -40,6 +40,7 @@ class DataConfig:
     alphabet: str = "dna"  # dna, rna or protein (sequence files)
     task: str = "auto"  # auto, regression, binary or multiclass (sequence files; auto: numbers -> regression)
     merge_duplicates: bool = False  # merge repeated sequences into one example (otherwise kept in one split)
+    label_noise: float = 0.0  # shuffle the labels of this fraction of training examples (val/test stay clean)
 
 
 @dataclass

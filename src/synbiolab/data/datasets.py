@@ -137,10 +137,29 @@ def load_dataset(name_or_config: str | DataConfig = "mnist", **overrides) -> Dat
         file_loader = DATASETS.get("file")
         looks_like_file = any(cfg.name.lower().endswith(s) for s in (".csv", ".tsv", ".fa", ".fasta", ".fna", ".txt"))
         if file_loader is not None and looks_like_file:
-            return file_loader.loader(cfg)
+            return shuffle_labels(file_loader.loader(cfg), cfg.label_noise, cfg.seed)
         valid = ", ".join(n for n in DATASETS if n != "file")
         raise SynbiolabError(f"unknown data set '{cfg.name}'; valid: {valid} (or a .csv/.tsv/.fasta file)")
-    return entry.loader(cfg)
+    return shuffle_labels(entry.loader(cfg), cfg.label_noise, cfg.seed)
+
+
+def shuffle_labels(dataset: Dataset, fraction: float, seed: int = 0) -> Dataset:
+    """Permute the labels of a random `fraction` of the training examples among themselves.
+
+    Teaching noisy labels: the inputs stay, a known share of their labels becomes random (a shuffled
+    label keeps its class with the class's frequency), and validation and test stay clean.
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise SynbiolabError(f"data.label_noise={fraction}: expected a fraction between 0 and 1")
+    if fraction == 0.0:
+        return dataset
+    rng = np.random.default_rng(seed + 104729)
+    chosen = rng.choice(len(dataset.train), size=int(round(fraction * len(dataset.train))), replace=False)
+    y = dataset.train.y.clone()
+    y[torch.as_tensor(chosen)] = y[torch.as_tensor(rng.permutation(chosen))]
+    dataset.train.y = y
+    dataset.info = {**dataset.info, "label_noise": f"labels of {len(chosen)} training examples shuffled"}
+    return dataset
 
 
 # --- helpers shared by the loaders
