@@ -342,3 +342,25 @@ def test_label_noise_option_shuffles_training_labels_only_and_is_measured():
     assert estimate_label_noise(clean.train.x.numpy(), clean.train.y.numpy(), n_classes=10) < 0.02
     with pytest.raises(SynbiolabError, match="label_noise"):
         load_dataset("digits", label_noise=1.5)
+
+
+def test_shift_rotate_augmentation_moves_images_by_at_most_two_pixels_per_axis():
+    import torch
+
+    from synbiolab.augment import make_augmenter
+
+    images = torch.zeros(64, 1, 28, 28)
+    images[:, :, 12:16, 12:16] = 1.0  # a blob centred on the rotation centre: only the shift moves it
+    augment = make_augmenter("shift_rotate", "image", seed=0)
+    moved = augment(images)
+    rows, cols = torch.arange(28.0).view(28, 1), torch.arange(28.0).view(1, 28)
+    mass = moved.sum(dim=(1, 2, 3))
+    shift_rows = (moved[:, 0] * rows).sum(dim=(1, 2)) / mass - 13.5
+    shift_cols = (moved[:, 0] * cols).sum(dim=(1, 2)) / mass - 13.5
+    distance = torch.sqrt(shift_rows**2 + shift_cols**2)
+    # Up to 2 px along each axis of the (slightly rotated) frame: at most 2*sqrt(2) px in all.
+    assert float(distance.max()) <= 2 * 2**0.5 + 0.01
+    assert float(distance.max()) > 1.0 and float(distance.min()) < 1.0  # random amounts, not a fixed move
+    assert torch.allclose(mass, torch.full_like(mass, 16.0), atol=1e-3)  # nothing falls off the image
+    with pytest.raises(SynbiolabError, match="image data"):
+        make_augmenter("shift_rotate", "sequence", seed=0)
