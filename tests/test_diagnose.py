@@ -361,6 +361,6 @@ def test_shift_rotate_augmentation_moves_images_by_at_most_two_pixels_per_axis()
     # Up to 2 px along each axis of the (slightly rotated) frame: at most 2*sqrt(2) px in all.
     assert float(distance.max()) <= 2 * 2**0.5 + 0.01
     assert float(distance.max()) > 1.0 and float(distance.min()) < 1.0  # random amounts, not a fixed move
-    assert torch.allclose(mass, torch.full_like(mass, 16.0), atol=1e-3)  # nothing falls off the image
+    assert torch.allclose(mass, torch.full_like(mass, 16.0), atol=0.05)  # nothing falls off the image
     with pytest.raises(SynbiolabError, match="image data"):
         make_augmenter("shift_rotate", "sequence", seed=0)
