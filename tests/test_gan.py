@@ -243,3 +243,128 @@ def test_gan_bad_input_gives_one_line(cli, tmp_path):
     assert code == 2
     assert "is not a GAN run (a 'mlp' model of `synbiolab train`)" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- promoters: a tiny WGAN-GP, an expression predictor, and design
+
+
+@pytest.fixture(scope="module")
+def promoter_runs(tmp_path_factory):
+    from conftest import require_data
+
+    wang = "synbio/ecoli_promoters_wang2020/"
+    require_data(wang + "sequence_data.txt", wang + "promoter.npy", wang + "gene_expression.npy")
+    from synbiolab import default_config, train
+    from synbiolab.config import set_value
+    from synbiolab.gan import default_gan_config, train_gan
+
+    root = tmp_path_factory.mktemp("promoters")
+    config, settings = default_gan_config("ecoli_promoters_natural", "wgan_seq")
+    for key, value in {"train.epochs": 1, "model.channels": 8, "model.n_blocks": 1}.items():
+        set_value(config, key, value)
+    settings.eval_samples, settings.final_samples = 300, 500
+    gan_run = train_gan(config, settings, out=root / "gan", verbose=False)
+    predictor_config = default_config("ecoli_promoters", "mlp")
+    set_value(predictor_config, "train.epochs", 1)
+    set_value(predictor_config, "train.progress", False)
+    predictor_run = train(predictor_config, out=root / "predictor", verbose=False)
+    return gan_run.path, predictor_run.path
+
+
+def test_sequence_gan_run_scores_against_held_out_promoters(promoter_runs, cli, tmp_path):
+    import json
+
+    import pandas as pd
+
+    gan_dir, _ = promoter_runs
+    history = pd.read_csv(gan_dir / "history.csv")
+    row = history.iloc[0]
+    assert row["gradient_penalty"] > 0
+    # the natural references: a ceiling well above the shuffled floor, box rates of the held-out promoters
+    assert row["kmer_r_ceiling"] > row["kmer_r_floor"] + 0.2
+    assert 0.6 < row["natural_rate_10"] < 0.9 and 0.1 < row["natural_rate_35"] < 0.4
+    for column in ("kmer_r", "rate_10", "rate_35", "exact_fraction", "mean_nearest", "diversity"):
+        assert pd.notna(row[column]), column
+    final = json.loads((gan_dir / "metrics.json").read_text())["final"]
+    assert final["n_samples"] == 500 and final["n_heldout"] == 1410 and final["n_train"] == 12688
+    assert len((gan_dir / "heldout.txt").read_text().split()) == 1410
+    assert "# epoch 1" in (gan_dir / "figures" / "samples_over_epochs.txt").read_text()
+
+    code, out, err = cli("sample", gan_dir, "--n", "5", "--out", tmp_path / "five.fasta")
+    assert code == 0, err
+    lines = (tmp_path / "five.fasta").read_text().split()
+    assert lines[0::2] == [f">sample_{i}" for i in range(1, 6)]
+    assert all(len(s) == 50 and set(s) <= set("ACGT") for s in lines[1::2])
+
+
+def test_design_writes_ranked_designs_with_predictions_novelty_and_boxes(promoter_runs, cli, tmp_path):
+    import json
+
+    gan_dir, predictor_dir = promoter_runs
+    out = tmp_path / "design"
+    code, stdout, err = cli("design", "--generator", gan_dir, "--predictor", predictor_dir, "--n", "400",
+                            "--top", "10", "--out", out)
+    assert code == 0, err
+    text = (out / "designs.fasta").read_text().splitlines()
+    headers, sequences = text[0::2], text[1::2]
+    assert len(headers) == 10 and len(set(sequences)) == 10
+    predicted = [float(h.split("predicted=")[1].split()[0]) for h in headers]
+    assert predicted == sorted(predicted, reverse=True)
+    assert all("nearest_train=" in h and "box10=" in h and "box35=" in h and "spacing=" in h for h in headers)
+    summary = json.loads((out / "design.json").read_text())
+    # the designs are the best of the sample for the target
+    assert summary["designs"]["predicted_mean"] >= summary["all_sampled"]["predicted_mean"]
+    assert summary["measured_94"]["n"] == 94
+    assert "How far can the predictor be trusted" in (out / "design.html").read_text()
+
+    code, stdout, err = cli("design", "--generator", gan_dir, "--predictor", predictor_dir, "--n", "200",
+                            "--top", "5", "--target", "low", "--refine-steps", "3", "--out", tmp_path / "low")
+    assert code == 0, err
+    headers = (tmp_path / "low" / "designs.fasta").read_text().splitlines()[0::2]
+    low = [float(h.split("predicted=")[1].split()[0]) for h in headers]
+    assert low == sorted(low) and max(low) < min(predicted)
+
+
+def test_design_bad_input_gives_one_line(promoter_runs, cli, tmp_path):
+    from synbiolab import default_config, train
+    from synbiolab.config import set_value
+
+    gan_dir, predictor_dir = promoter_runs
+    base = ("design", "--generator", gan_dir, "--n", "50", "--top", "5")
+
+    code, _, err = cli(*base, "--predictor", predictor_dir, "--target", "9", "--out", tmp_path / "a")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--target 9: outside the range the predictor was trained on" in err
+    code, _, err = cli(*base, "--predictor", predictor_dir, "--target", "bright", "--out", tmp_path / "a")
+    assert code == 2 and "expected high, low or a number" in err
+
+    # a predictor of 57-nt sequences (UCI promoters) does not read 50-nt designs
+    other_length = default_config("uci_promoters", "mlp")
+    set_value(other_length, "train.epochs", 1)
+    train(other_length, out=tmp_path / "uci", verbose=False)
+    code, _, err = cli(*base, "--predictor", tmp_path / "uci", "--out", tmp_path / "b")
+    assert code == 2
+    assert "was trained on 57-nt sequences but the generator writes 50-nt sequences" in err
+
+    # a predictor of protein sequences
+    import random
+
+    rng = random.Random(0)
+    rows = ["seq,y"] + [
+        "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(50)) + f",{rng.random():.3f}"
+        for _ in range(120)
+    ]
+    (tmp_path / "proteins.csv").write_text("\n".join(rows) + "\n")
+    sets = ["--set", "data.seq_col=seq", "--set", "data.target=y", "--set", "data.alphabet=protein"]
+    code, _, err = cli("train", "--data", tmp_path / "proteins.csv", "--model", "mlp", "--epochs", "1", *sets,
+                       "--out", tmp_path / "protein", "--quiet")
+    assert code == 0, err
+    code, _, err = cli(*base, "--predictor", tmp_path / "protein", "--out", tmp_path / "c")
+    assert code == 2 and "alphabet protein, input shape (20, 50)" in err
+
+    # the generator must be a sequence GAN
+    code, _, err = cli("design", "--generator", predictor_dir, "--predictor", predictor_dir,
+                       "--out", tmp_path / "d")
+    assert code == 2 and "is not a GAN run (a 'mlp' model" in err
+    code, _, err = cli("design", "--generator", gan_dir, "--predictor", gan_dir, "--out", tmp_path / "e")
+    assert code == 2 and "is a GAN run; give an expression predictor" in err

@@ -214,6 +214,25 @@ def sample(
     _echo(str(draw(run, n=n, digit=digit, out=out, seed=seed)))
 
 
+@app.command()
+def design(
+    generator: Path = typer.Option(..., "--generator", help="a sequence GAN run (wgan_seq)"),
+    predictor: Path = typer.Option(..., "--predictor", help="a predictor run on DNA of that length"),
+    n: int = typer.Option(10000, "--n", help="sequences sampled from the generator"),
+    top: int = typer.Option(100, "--top", help="designs kept"),
+    target: str = typer.Option("high", "--target", help="high, low or a value of the predicted expression"),
+    refine_steps: int = typer.Option(0, "--refine-steps", help="gradient-ascent steps in latent space"),
+    out: Path = typer.Option(None, "--out", "-o", help="output folder (default GENERATOR/design)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
+    seed: int = typer.Option(0, help="seed of the latent vectors"),
+):
+    """Design promoters: sample a sequence GAN, score with a predictor, write designs.fasta and a report."""
+    from .gan import design as run_design
+
+    run_design(generator, predictor, n=n, top=top, target=target, refine_steps=refine_steps, out=out,
+               overwrite=overwrite, seed=seed)
+
+
 # --- generalisation: diagnose, fix, sweep
 
 

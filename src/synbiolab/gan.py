@@ -180,7 +180,7 @@ class GanConfig:
     beta1: float = 0.5  # Adam beta1 for both networks (0.5: the DCGAN recipe)
     beta2: float = 0.999  # Adam beta2 (0.9 for WGAN-GP)
     lr_discriminator: float | None = None  # discriminator learning rate; None: the same as train.lr
-    holdout: float = 0.1  # fraction of the sequences held out for evaluation (sequence data)
+    holdout: float = 0.1  # fraction held out for evaluation (sequence data not made for generative models)
     eval_samples: int = 2000  # generated samples scored after every epoch
     final_samples: int = 10000  # generated samples scored at the end
     judge: str | None = None  # classifier run that judges generated images; None trains a CNN on the spot
@@ -270,8 +270,10 @@ def prepare_gan_data(dataset, holdout: float = 0.1, seed: int = 0) -> GanData:
     """Real data for GAN training from a Dataset.
 
     Images train on the training and validation splits and are compared with the test split (the judge
-    never saw it). Sequences of all splits are pooled and a random ``holdout`` fraction is kept for
-    evaluation, so that the generated set can be compared with natural sequences the GAN never saw.
+    never saw it). Sequences of a data set made for generative models (task ``generative``) train on its
+    training and validation splits and keep its test split as the held-out set; for other sequence data
+    all splits are pooled and a random ``holdout`` fraction is kept. Either way the generated set is
+    compared with natural sequences the GAN never saw.
 
     Args:
         dataset: a Dataset of kind ``image`` or ``sequence``.
@@ -305,6 +307,20 @@ def prepare_gan_data(dataset, holdout: float = 0.1, seed: int = 0) -> GanData:
     if dataset.kind != "sequence":
         raise SynbiolabError(
             f"data set '{dataset.name}' is of kind {dataset.kind!r}; a GAN takes image or sequence"
+        )
+    no_labels = torch.zeros(len(dataset.train) + len(dataset.val), dtype=torch.long)
+    if dataset.task == "generative" and len(dataset.test) >= 2:
+        # a data set made for generative models carries its own held-out split: use it as it is
+        train_x = torch.cat([dataset.train.x, dataset.val.x])
+        return GanData(
+            dataset.name,
+            "sequence",
+            train_x,
+            no_labels,
+            dataset.test.x,
+            torch.zeros(len(dataset.test), dtype=torch.long),
+            tuple(dataset.input_shape),
+            0,
         )
     if not 0 < holdout < 1:
         raise SynbiolabError(f"gan.holdout={holdout}: the held-out fraction must lie between 0 and 1")
@@ -1525,3 +1541,395 @@ def build_gan_config(
     if gcfg.loss not in LOSSES:
         raise SynbiolabError(f"gan.loss={gcfg.loss!r} is unknown; valid: {', '.join(LOSSES)}")
     return apply_overrides(config, other_sets), gcfg
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Design: sample a sequence GAN, score with an expression predictor, keep the best
+# ---------------------------------------------------------------------------------------------------------
+
+MEASURED_PROMOTERS = "ecoli_promoters_wang2020/seq_exp_94.txt"  # under synbio/ in the data folder
+MEASURED_PROMOTERS_SHA256 = "e81b9316059886846c4e367dd6ae1a0bb196953fcd1a1bc6ac634ed4a1394976"
+CLONING_PREFIX = "AATTC"  # the EcoRI overhang that every measured construct starts with
+
+
+def load_predictor(path, sequence_shape) -> tuple:
+    """An expression predictor run, checked against the generator's sequences.
+
+    Args:
+        path: a run folder of a sequence regression model (``synbiolab train --data ecoli_promoters``).
+        sequence_shape: (4, L) of the generated sequences.
+
+    Returns:
+        (Run, model) with the model in evaluation mode on the CPU.
+    """
+    from .runs import Run
+
+    run = Run(path)
+    if is_gan_run(run):
+        raise SynbiolabError(
+            f"--predictor {path}: is a GAN run; give an expression predictor (synbiolab train)"
+        )
+    spec = run.model_spec
+    alphabet = run.raw_config.get("data", {}).get("alphabet", "dna")
+    shape = tuple(spec.get("input_shape", ()))
+    if spec.get("kind") != "sequence" or alphabet != "dna" or (shape and shape[0] != 4):
+        raise SynbiolabError(
+            f"--predictor {path}: reads {spec.get('kind')} data (alphabet {alphabet}, input shape {shape}); "
+            f"the generator writes DNA of shape {tuple(sequence_shape)}"
+        )
+    if shape != tuple(sequence_shape):
+        raise SynbiolabError(
+            f"--predictor {path}: was trained on {shape[1]}-nt sequences but the generator writes "
+            f"{sequence_shape[1]}-nt sequences; train the predictor on {sequence_shape[1]}-nt DNA"
+        )
+    if spec.get("task") != "regression" or int(spec.get("n_outputs", 0)) != 1:
+        raise SynbiolabError(
+            f"--predictor {path}: is a {spec.get('task')} model with {spec.get('n_outputs')} output(s); "
+            "design needs a regression model of one expression value (e.g. trained on ecoli_promoters)"
+        )
+    return run, run.load_model("cpu")
+
+
+@torch.no_grad()
+def predict_sequences(predictor: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> np.ndarray:
+    """(N,) predictions of a one-output predictor for (N, 4, L) sequences."""
+    predictor.eval()
+    out = [
+        predictor(x[start : start + batch_size]).float().reshape(-1) for start in range(0, len(x), batch_size)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def parse_target(target: str, low: float, high: float) -> tuple[str, float | None]:
+    """``high``, ``low`` or a number inside [low, high] (the predictor's training range)."""
+    text = str(target).strip().lower()
+    if text in ("high", "low"):
+        return text, None
+    try:
+        value = float(text)
+    except ValueError:
+        raise SynbiolabError(f"--target {target}: expected high, low or a number") from None
+    if not low <= value <= high:
+        raise SynbiolabError(
+            f"--target {target}: outside the range the predictor was trained on ({low:.3g} to {high:.3g}); "
+            "a prediction there is an extrapolation: choose a value inside it, or high / low"
+        )
+    return "value", value
+
+
+def _objective(predicted: torch.Tensor, mode: str, value: float | None) -> torch.Tensor:
+    """Score to maximise: the prediction (high), its negative (low) or minus the distance to a value."""
+    if mode == "high":
+        return predicted
+    if mode == "low":
+        return -predicted
+    return -(predicted - value).abs()
+
+
+def refine_latent(
+    generator: nn.Module,
+    predictor: nn.Module,
+    latent: torch.Tensor,
+    mode: str,
+    value,
+    steps: int,
+    lr: float = 0.05,
+) -> torch.Tensor:
+    """Gradient ascent in latent space: move each z so that the predictor scores G(z) closer to the target.
+
+    The generator's softmax output is differentiable, so the predictor's gradient flows back to z; the
+    latent vectors stay near the prior because each step is small and the number of steps is limited.
+
+    Returns:
+        The refined latent vectors.
+    """
+    z = latent.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=lr)
+    generator.eval()
+    predictor.eval()
+    for _ in range(steps):
+        score = _objective(predictor(generator(z)).reshape(-1), mode, value)
+        optimizer.zero_grad(set_to_none=True)
+        (-score.sum()).backward()
+        optimizer.step()
+    return z.detach()
+
+
+def read_measured_promoters(data_dir=None) -> list[tuple[str, float, str]]:
+    """The 94 promoters with measured activity of Wang et al. (2020): (sequence, activity, name)."""
+    from .data.images import data_roots, file_digest
+
+    for root in data_roots(data_dir):
+        path = root / "synbio" / MEASURED_PROMOTERS
+        if path.is_file():
+            if file_digest(path, "sha256") != MEASURED_PROMOTERS_SHA256:
+                raise SynbiolabError(f"{path}: checksum mismatch; replace it with the published file")
+            rows = []
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                if line.strip():
+                    fields = line.split("\t")
+                    if len(fields) < 3:
+                        raise SynbiolabError(f"{path}, line {number}: expected sequence, activity and name")
+                    rows.append((fields[0].strip().upper(), float(fields[1]), fields[2].strip()))
+            return rows
+    return []
+
+
+def _encode_measured(sequences: list[str], length: int, pad: str) -> torch.Tensor:
+    """One-hot of measured constructs without their cloning overhang, fitted to the predictor's length."""
+    from .data.sequences import one_hot
+
+    stripped = [s[len(CLONING_PREFIX) :] if s.startswith(CLONING_PREFIX) else s for s in sequences]
+    x, _ = one_hot(stripped, "dna", False, length, pad)
+    return torch.as_tensor(x)
+
+
+def design(
+    generator_run,
+    predictor_run,
+    n: int = 10000,
+    top: int = 100,
+    target: str = "high",
+    refine_steps: int = 0,
+    out=None,
+    overwrite: bool = False,
+    seed: int = 0,
+    verbose: bool = True,
+):
+    """Design promoters: sample a sequence GAN, score every sequence with an expression predictor, keep the
+    ``top`` best for the target, and write designs.fasta and a design report.
+
+    Args:
+        generator_run: a ``wgan_seq`` GAN run.
+        predictor_run: a regression run on DNA of the same length (e.g. cnn1d on ecoli_promoters).
+        n: sequences sampled.
+        top: designs kept.
+        target: ``high``, ``low`` or a value of the predictor's target (e.g. a log10 expression).
+        refine_steps: gradient-ascent steps in latent space before scoring (0: plain sampling).
+        out: output folder (default ``<generator run>/design``).
+        overwrite: replace an existing output folder.
+        seed: seed of the latent vectors.
+        verbose: print a summary.
+
+    Returns:
+        The output folder.
+    """
+    from pathlib import Path
+
+    from .data import load_dataset
+    from .genmetrics import (
+        as_index_array,
+        box_calls,
+        index_to_strings,
+        mean_pairwise_distance,
+        nearest_hamming,
+    )
+    from .runs import atomic_write_json, atomic_write_text
+
+    gan_run = open_gan_run(generator_run)
+    model = load_gan(gan_run)
+    if model.spec["data_kind"] != "sequence":
+        raise SynbiolabError(
+            f"--generator {generator_run}: generates images; design needs a sequence GAN (wgan_seq)"
+        )
+    if n < 1 or top < 1:
+        raise SynbiolabError(f"--n {n} --top {top}: both must be at least 1")
+    shape = tuple(model.spec["input_shape"])
+    predictor_run_obj, predictor = load_predictor(predictor_run, shape)
+    predictor_data = predictor_run_obj.load_dataset()
+    train_targets = predictor_data.train.y.reshape(-1).double()
+    low, high = float(train_targets.min()), float(train_targets.max())
+    mode, value = parse_target(target, low, high)
+
+    out = Path(out) if out else gan_run.path / "design"
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise SynbiolabError(f"{out}: already exists; choose another --out or pass --overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+
+    latent = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
+    if refine_steps > 0:
+        latent = refine_latent(model.generator, predictor, latent, mode, value, refine_steps)
+    candidates = hard_one_hot(generate(model, n, latent=latent))
+    predicted = predict_sequences(predictor, candidates)
+    score = _objective(torch.as_tensor(predicted), mode, value).numpy()
+    codes = as_index_array(candidates)
+    strings = index_to_strings(codes)
+    # keep the best-scoring copy of each distinct sequence
+    order = np.argsort(-score, kind="stable")
+    seen, chosen = set(), []
+    for index in order:
+        if strings[index] not in seen:
+            seen.add(strings[index])
+            chosen.append(int(index))
+        if len(chosen) == top:
+            break
+    chosen = np.asarray(chosen)
+
+    gan_config = gan_run.config
+    gan_data = prepare_gan_data(
+        load_dataset(gan_config.data), gan_run.raw_config["gan"]["holdout"], gan_config.data.seed
+    )
+    train_codes = as_index_array(gan_data.train_x)
+    heldout_codes = as_index_array(gan_data.heldout_x)
+    nearest = nearest_hamming(codes[chosen], train_codes)
+    calls = box_calls(codes[chosen])
+    records = []
+    for rank, index in enumerate(chosen):
+        i = rank
+        seq = strings[index]
+        p10, p35 = int(calls["position_10"][i]), int(calls["position_35"][i])
+        box10 = f"{seq[p10 : p10 + 6]}@{p10 + 1}" if calls["has_10"][i] else "none"
+        box35 = f"{seq[p35 : p35 + 6]}@{p35 + 1}" if calls["has_35"][i] else "none"
+        spacing = int(calls["spacing"][i]) if calls["has_10"][i] and calls["has_35"][i] else "none"
+        records.append(
+            {
+                "name": f"design_{rank + 1:04d}",
+                "sequence": seq,
+                "predicted": float(predicted[index]),
+                "nearest_train": int(nearest[i]),
+                "box_10": box10,
+                "box_35": box35,
+                "spacing": spacing,
+            }
+        )
+    fasta = "".join(
+        f">{r['name']} predicted={r['predicted']:.4f} nearest_train={r['nearest_train']} box10={r['box_10']} "
+        f"box35={r['box_35']} spacing={r['spacing']}\n{r['sequence']}\n"
+        for r in records
+    )
+    atomic_write_text(out / "designs.fasta", fasta)
+
+    natural_predicted = predict_sequences(predictor, gan_data.heldout_x)
+    pad = predictor_run_obj.raw_config.get("data", {}).get("pad", "right")
+    measured = read_measured_promoters(gan_config.data.data_dir)
+    measured_summary = None
+    if measured:
+        measured_x = _encode_measured([m[0] for m in measured], shape[1], pad)
+        measured_predicted = predict_sequences(predictor, measured_x)
+        measured_log = np.log10([m[1] for m in measured])
+        measured_summary = {
+            "n": len(measured),
+            "pearson_r": float(np.corrcoef(measured_predicted, measured_log)[0, 1]),
+            "spearman_rho": float(_spearman(measured_predicted, measured_log)),
+            "predicted": measured_predicted.tolist(),
+            "measured_log10": measured_log.tolist(),
+            "names": [m[2] for m in measured],
+        }
+    summary = {
+        "generator": str(gan_run.path),
+        "predictor": str(predictor_run_obj.path),
+        "n_sampled": n,
+        "n_distinct": len(set(strings)),
+        "top": len(records),
+        "target": target,
+        "refine_steps": refine_steps,
+        "predictor_training_range": [low, high],
+        "designs": {
+            "predicted_mean": float(np.mean([r["predicted"] for r in records])),
+            "predicted_max": float(np.max([r["predicted"] for r in records])),
+            "predicted_min": float(np.min([r["predicted"] for r in records])),
+            "identical_to_training": float(np.mean(nearest == 0)),
+            "mean_nearest_train": float(nearest.mean()),
+            "rate_10": float(calls["has_10"].mean()),
+            "rate_35": float(calls["has_35"].mean()),
+            "diversity": mean_pairwise_distance(codes[chosen]) if len(chosen) > 1 else 0.0,
+        },
+        "all_sampled": {"predicted_mean": float(predicted.mean()), "predicted_std": float(predicted.std())},
+        "natural_heldout": {
+            "n": len(heldout_codes),
+            "predicted_mean": float(natural_predicted.mean()),
+            "predicted_max": float(natural_predicted.max()),
+            "rate_10": float(box_calls(heldout_codes)["has_10"].mean()),
+            "rate_35": float(box_calls(heldout_codes)["has_35"].mean()),
+        },
+        "measured_94": measured_summary,
+    }
+    atomic_write_json(out / "design.json", summary)
+    _write_design_report(out, summary, records, predicted, natural_predicted)
+    if verbose:
+        d = summary["designs"]
+        print(
+            f"{len(records)} designs of {n:,} sampled ({summary['n_distinct']:,} distinct), target {target}: "
+            f"predicted {d['predicted_min']:.3f} to {d['predicted_max']:.3f} "
+            f"(mean {d['predicted_mean']:.3f}; "
+            f"all sampled {predicted.mean():.3f}, held-out natural {natural_predicted.mean():.3f}); "
+            f"identical to a training promoter {d['identical_to_training']:.1%}; -10 box {d['rate_10']:.0%}, "
+            f"-35 box {d['rate_35']:.0%}",
+            flush=True,
+        )
+        if measured_summary:
+            print(
+                f"predictor on the {measured_summary['n']} measured promoters: Pearson r "
+                f"{measured_summary['pearson_r']:.3f}, Spearman rho {measured_summary['spearman_rho']:.3f}",
+                flush=True,
+            )
+        print(f"designs: {out / 'designs.fasta'}", flush=True)
+    return out
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def _write_design_report(out, summary: dict, records: list, predicted, natural_predicted) -> None:
+    import html
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from .report import STYLE, save_figure, table
+    from .runs import atomic_write_text
+
+    refined = f", {summary['refine_steps']} gradient steps in latent space" if summary["refine_steps"] else ""
+    parts = [
+        "<h1>Promoter designs</h1>",
+        f"<p>{summary['top']} designs chosen from {summary['n_sampled']:,} sequences sampled from "
+        f"<code>{html.escape(summary['generator'])}</code> and scored by <code>"
+        f"{html.escape(summary['predictor'])}</code>; target <b>{html.escape(str(summary['target']))}</b>"
+        f"{refined}"
+        ".</p>",
+    ]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bins = np.linspace(
+        min(predicted.min(), natural_predicted.min()), max(predicted.max(), natural_predicted.max()), 40
+    )
+    ax.hist(natural_predicted, bins, density=True, alpha=0.5, label="held-out natural promoters")
+    ax.hist(predicted, bins, density=True, alpha=0.5, label="all generated")
+    ax.hist([r["predicted"] for r in records], bins, density=True, alpha=0.7, label="designs")
+    ax.set_xlabel("predicted expression (predictor's units)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    parts.append(save_figure(fig, out, "design_predictions"))
+    rows = [
+        {"set": "designs", **summary["designs"]},
+        {"set": "held-out natural", **summary["natural_heldout"]},
+    ]
+    parts.append(table(rows))
+    measured = summary["measured_94"]
+    if measured:
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        ax.scatter(measured["measured_log10"], measured["predicted"], s=12)
+        ax.set_xlabel("measured activity (log10)")
+        ax.set_ylabel("predicted")
+        ax.set_title(f"{measured['n']} measured promoters: r = {measured['pearson_r']:.2f}", fontsize=10)
+        fig.tight_layout()
+        parts.append(
+            "<h2>How far can the predictor be trusted?</h2>" + save_figure(fig, out, "design_measured")
+        )
+        parts.append(
+            f"<p>On the {measured['n']} promoters measured in vivo by Wang et al. (2020), the "
+            f"predictor's scores correlate with the measured activity at Pearson r = "
+            f"{measured['pearson_r']:.3f} (Spearman rho = {measured['spearman_rho']:.3f}). The "
+            "constructs carry a 5-nt cloning overhang (AATTC), removed before scoring, and are fitted "
+            "to the predictor's length as its training data were. A weak correlation here means the "
+            "ranking of designs is a hypothesis to test, not a result.</p>"
+        )
+    parts.append("<h2>Designs</h2>" + table(records[:100]))
+    parts.append(f"<h2>Settings</h2><pre>{html.escape(json.dumps(summary, indent=2)[:4000])}</pre>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>synbiolab designs</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    atomic_write_text(out / "design.html", page)
