@@ -40,32 +40,49 @@ def test_feature_shapes_on_28x28_and_8x8():
     images28 = np.random.default_rng(0).random((7, 28, 28))
     images8 = np.random.default_rng(0).random((7, 8, 8))
     assert extract_features(RawPixels(), images28, n_jobs=1).shape == (7, 784)
-    # 4x4 cells of 7x7 pixels, 3x3 blocks of 2x2 cells, 9 orientations: 9 * 4 * 9 = 324.
-    assert extract_features(HogFeatures(), images28, n_jobs=1).shape == (7, 324)
+    # 4x4 cells of 7x7 pixels: 3x3 blocks of 2x2 cells x 9 orientations = 324; plus 7x7 cells of 4x4
+    # pixels: 6x6 blocks x 36 = 1,296.
+    assert extract_features(HogFeatures(), images28, n_jobs=1).shape == (7, 324 + 1296)
+    assert build_extractor("hog", (28, 28)) == HogFeatures()
     # Pooled DAISY: 2x2 regions x (2 rings x 6 histograms + 1) x 8 orientations = 416.
     assert extract_features(DaisyFeatures(), images28, n_jobs=1).shape == (7, 416)
     hog8 = build_extractor("hog", (8, 8))
-    assert hog8.pixels_per_cell == (2, 2)
+    assert hog8.cell_sizes == ((2, 2),)
     assert extract_features(hog8, images8, n_jobs=1).shape == (7, 324)
     daisy8 = build_extractor("daisy", (8, 8))
     assert extract_features(daisy8, images8, n_jobs=1).shape == (7, daisy8.output_dim((8, 8)))
     # (N, 1, H, W) tensors as the data sets hold them are accepted too.
-    assert extract_features(HogFeatures(), images28[:, None], n_jobs=1).shape == (7, 324)
+    assert extract_features(HogFeatures(), images28[:, None], n_jobs=1).shape == (7, 1620)
 
 
 def test_hog_of_a_known_image_equals_scikit_image():
     image = bar_image()
-    ours = extract_features(HogFeatures(), image[None], n_jobs=1)[0]
+    single = HogFeatures(extra_pixels_per_cell=())
+    ours = extract_features(single, image[None], n_jobs=1)[0]
     reference = hog(image, orientations=9, pixels_per_cell=(7, 7), cells_per_block=(2, 2),
                     block_norm="L2-Hys")
     np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
     # The bar runs along the diagonal: its gradient points across it, at 135 degrees, bin 6 of 9 (120-140).
     cells = ours.reshape(3, 3, 2, 2, 9).sum(axis=(0, 1, 2, 3))
     assert int(np.argmax(cells)) == 6
-    custom = HogFeatures(orientations=6, pixels_per_cell=(4, 4), cells_per_block=(3, 3), block_norm="L1")
-    reference = hog(image, orientations=6, pixels_per_cell=(4, 4), cells_per_block=(3, 3), block_norm="L1")
-    ours = extract_features(custom, image[None], n_jobs=1)[0]
-    np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
+    # The default is two scales: scikit-image's vectors for 7x7 and 4x4 cells, concatenated.
+    finer = hog(image, orientations=9, pixels_per_cell=(4, 4), cells_per_block=(2, 2), block_norm="L2-Hys")
+    ours = extract_features(HogFeatures(), image[None], n_jobs=1)[0]
+    np.testing.assert_allclose(ours, np.concatenate([reference, finer]), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("settings", [
+    {"orientations": 6, "pixels_per_cell": (4, 4), "cells_per_block": (3, 3), "block_norm": "L1"},
+    {"orientations": 12, "pixels_per_cell": (5, 3), "cells_per_block": (2, 1), "block_norm": "L1-sqrt"},
+    {"orientations": 8, "pixels_per_cell": (6, 6), "cells_per_block": (1, 1), "block_norm": "L2",
+     "transform_sqrt": True},
+])
+def test_hog_equals_scikit_image_on_real_digits_for_other_settings(settings, digit_images):
+    # Upscaled real digits: many gradient angles, including ones near the bin edges.
+    images = np.kron(digit_images[0][:20], np.ones((3, 3)))  # (20, 24, 24)
+    ours = extract_features(HogFeatures(**settings, extra_pixels_per_cell=()), images, n_jobs=1)
+    reference = np.stack([hog(image, **settings) for image in images])
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
 
 
 def test_daisy_pooling_equals_the_mean_of_scikit_image_descriptors():

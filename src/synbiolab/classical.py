@@ -7,7 +7,7 @@ pays for each feature set once.
 
 Typical use:
 
-    extractor = HogFeatures()                               # 28x28 defaults: 7x7 cells, 2x2 blocks
+    extractor = HogFeatures()                       # 28x28 defaults: 7x7 and 4x4 cells, 2x2 blocks
     train_features = extract_features(extractor, train_images, cache=True, cache_name="mnist")
     classifier = build_classifier("rbf_svm").fit(train_features, train_labels)
 """
@@ -93,11 +93,16 @@ class RawPixels:
 
 @dataclass(frozen=True)
 class HogFeatures:
-    """Histograms of oriented gradients, computed by scikit-image's `hog` image by image.
+    """Histograms of oriented gradients, computed for a whole batch at once.
 
-    The defaults suit 28x28 digits: 7x7-pixel cells give a 4x4 grid that sees strokes rather than
-    pixel noise, and 2x2-cell blocks (L2-Hys normalised) give 3x3 blocks of 36 values: 324 features.
-    For other sizes use `HogFeatures.for_image_shape`.
+    The numbers are those of scikit-image's `hog` (same gradients, same hard binning of orientations,
+    same block normalisation; the tests check equality), but computed with array operations over the
+    batch instead of one call per image, which is about ten times faster on 28x28 digits.
+
+    The defaults suit 28x28 digits: 7x7-pixel cells (a 4x4 grid that sees strokes rather than pixel
+    noise) with 2x2-cell blocks give 324 values, and a second, finer scale of 4x4-pixel cells
+    (`extra_pixels_per_cell`) adds 1,296 values that keep the position of stroke ends. For other image
+    sizes use `HogFeatures.for_image_shape`.
 
     Args:
         orientations: number of orientation bins over 0..180 degrees.
@@ -105,6 +110,7 @@ class HogFeatures:
         cells_per_block: block size in cells (rows, columns); each block is normalised on its own.
         block_norm: scikit-image's block normalisation: 'L1', 'L1-sqrt', 'L2' or 'L2-Hys'.
         transform_sqrt: apply a square-root (gamma) compression to the image first.
+        extra_pixels_per_cell: further cell sizes; their HoG vectors are appended (multi-scale HoG).
     """
 
     orientations: int = 9
@@ -112,6 +118,7 @@ class HogFeatures:
     cells_per_block: tuple[int, int] = (2, 2)
     block_norm: str = "L2-Hys"
     transform_sqrt: bool = False
+    extra_pixels_per_cell: tuple[tuple[int, int], ...] = ((4, 4),)
 
     name: ClassVar[str] = "hog"
     BLOCK_NORMS: ClassVar[tuple[str, ...]] = ("L1", "L1-sqrt", "L2", "L2-Hys")
@@ -120,6 +127,8 @@ class HogFeatures:
         # Lists from JSON or the command line become tuples, so settings hash the same either way.
         object.__setattr__(self, "pixels_per_cell", _pair(self.pixels_per_cell, "hog.pixels_per_cell"))
         object.__setattr__(self, "cells_per_block", _pair(self.cells_per_block, "hog.cells_per_block"))
+        extra = tuple(_pair(cell, "hog.extra_pixels_per_cell") for cell in self.extra_pixels_per_cell)
+        object.__setattr__(self, "extra_pixels_per_cell", extra)
         if self.block_norm not in self.BLOCK_NORMS:
             raise SynbiolabError(
                 f"hog.block_norm: {self.block_norm!r} is not one of {list(self.BLOCK_NORMS)}"
@@ -129,44 +138,83 @@ class HogFeatures:
 
     @classmethod
     def for_image_shape(cls, image_shape: tuple[int, int], **overrides: Any) -> HogFeatures:
-        """HoG settings scaled to an image size: a 4x4 grid of cells, 2x2-cell blocks.
+        """HoG settings scaled to an image size: a 4x4 grid of cells, 2x2-cell blocks, plus a finer
+        7x7 grid when the image is large enough for cells of at least 3 pixels.
 
         Args:
             image_shape: (height, width) of the images.
             **overrides: any field to set explicitly.
 
         Returns:
-            The extractor; 28x28 gives 7x7 cells, 8x8 gives 2x2 cells.
+            The extractor; 28x28 gives 7x7 and 4x4 cells, 8x8 gives 2x2 cells only.
         """
         height, width = image_shape
         cell = (max(1, height // 4), max(1, width // 4))
-        return cls(**{"pixels_per_cell": cell, **overrides})
+        fine = (height // 7, width // 7)
+        extra = (fine,) if min(fine) >= 3 and fine != cell else ()
+        return cls(**{"pixels_per_cell": cell, "extra_pixels_per_cell": extra, **overrides})
 
-    def _grid(self, image_shape: tuple[int, int]) -> tuple[int, int, int, int]:
-        cells = [image_shape[i] // self.pixels_per_cell[i] for i in range(2)]
+    @property
+    def cell_sizes(self) -> tuple[tuple[int, int], ...]:
+        """Every cell size, the main one first."""
+        return (self.pixels_per_cell, *self.extra_pixels_per_cell)
+
+    def _grid(self, image_shape: tuple[int, int], cell: tuple[int, int]) -> tuple[int, int, int, int]:
+        cells = [image_shape[i] // cell[i] for i in range(2)]
         blocks = [cells[i] - self.cells_per_block[i] + 1 for i in range(2)]
         if min(blocks) < 1:
             raise SynbiolabError(
                 f"hog: images of {image_shape[0]}x{image_shape[1]} are too small for pixels_per_cell="
-                f"{self.pixels_per_cell} and cells_per_block={self.cells_per_block}; valid: cells_per_block "
+                f"{cell} and cells_per_block={self.cells_per_block}; valid: cells_per_block "
                 f"times pixels_per_cell at most the image size"
             )
         return cells[0], cells[1], blocks[0], blocks[1]
 
     def output_dim(self, image_shape: tuple[int, int]) -> int:
-        """Length of one feature vector: blocks x cells per block x orientations."""
-        _, _, block_rows, block_cols = self._grid(image_shape)
-        return block_rows * block_cols * self.cells_per_block[0] * self.cells_per_block[1] * self.orientations
+        """Length of one feature vector: per cell size, blocks x cells per block x orientations."""
+        per_block = self.cells_per_block[0] * self.cells_per_block[1] * self.orientations
+        total = 0
+        for cell in self.cell_sizes:
+            _, _, block_rows, block_cols = self._grid(tuple(image_shape), cell)
+            total += block_rows * block_cols * per_block
+        return total
 
     def transform_batch(self, images: np.ndarray) -> np.ndarray:
-        """HoG of each image `(B, H, W) -> (B, output_dim)`."""
-        from skimage.feature import hog
+        """HoG of each image `(B, H, W) -> (B, output_dim)`, every cell size concatenated."""
+        images = np.asarray(images, dtype=np.float64)
+        if self.transform_sqrt:
+            images = np.sqrt(images)
+        magnitude, orientation = _gradients(images)
+        parts = [self._single_scale(magnitude, orientation, cell) for cell in self.cell_sizes]
+        return np.concatenate(parts, axis=1).astype(np.float32)
 
-        self._grid(images.shape[1:])
-        return np.stack([hog(image, **self._hog_arguments()) for image in images]).astype(np.float32)
+    def _single_scale(self, magnitude: np.ndarray, orientation: np.ndarray,
+                      cell: tuple[int, int]) -> np.ndarray:
+        n_images = len(magnitude)
+        cell_rows, cell_cols, block_rows, block_cols = self._grid(magnitude.shape[1:], cell)
+        height, width = cell_rows * cell[0], cell_cols * cell[1]
+        magnitude = magnitude[:, :height, :width]  # pixels beyond the last whole cell are ignored
+        orientation = orientation[:, :height, :width]
+        # Bin edges as scikit-image computes them (single precision), so borderline angles agree.
+        step = np.float32(180.0 / self.orientations)
+        edges = (step * np.arange(self.orientations + 1, dtype=np.float32)).astype(np.float64)
+        bins = np.searchsorted(edges, orientation, side="right") - 1
+        valid = (bins >= 0) & (bins < self.orientations)
+        # One bincount over (image, cell, bin) sums every cell's histogram of the whole batch.
+        row_cell, col_cell = np.arange(height)[:, None] // cell[0], np.arange(width)[None, :] // cell[1]
+        cell_of_pixel = row_cell * cell_cols + col_cell  # (H, W)
+        image_offset = np.arange(n_images)[:, None, None] * (cell_rows * cell_cols)
+        flat = (image_offset + cell_of_pixel) * self.orientations + np.where(valid, bins, 0)
+        sums = np.bincount(flat.ravel(), weights=np.where(valid, magnitude, 0.0).ravel(),
+                           minlength=n_images * cell_rows * cell_cols * self.orientations)
+        histograms = sums.reshape(n_images, cell_rows, cell_cols, self.orientations) / (cell[0] * cell[1])
+        # (B, cells_r, cells_c, O) -> (B, blocks_r, blocks_c, O, b_r, b_c) -> (..., b_r, b_c, O)
+        blocks = np.lib.stride_tricks.sliding_window_view(histograms, self.cells_per_block, axis=(1, 2))
+        blocks = blocks.transpose(0, 1, 2, 4, 5, 3)
+        return _normalise_blocks(blocks, self.block_norm).reshape(n_images, -1)
 
     def cell_histograms(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The HoG of one image as blocks, and scikit-image's picture of the cells (for figures).
+        """The HoG of one image at the main cell size, and scikit-image's picture of the cells.
 
         Args:
             image: one grey image `(H, W)`.
@@ -178,22 +226,45 @@ class HogFeatures:
         from skimage.feature import hog
 
         blocks, picture = hog(
-            np.asarray(image, dtype=np.float64), **self._hog_arguments(), visualize=True, feature_vector=False
+            np.asarray(image, dtype=np.float64), orientations=self.orientations,
+            pixels_per_cell=self.pixels_per_cell, cells_per_block=self.cells_per_block,
+            block_norm=self.block_norm, transform_sqrt=self.transform_sqrt, visualize=True,
+            feature_vector=False,
         )
         return blocks, picture
 
-    def _hog_arguments(self) -> dict:
-        return {
-            "orientations": self.orientations,
-            "pixels_per_cell": self.pixels_per_cell,
-            "cells_per_block": self.cells_per_block,
-            "block_norm": self.block_norm,
-            "transform_sqrt": self.transform_sqrt,
-        }
-
     def settings(self) -> dict:
         """Everything that determines the output, used as the cache key."""
-        return {"name": self.name, **_jsonable(asdict(self))}
+        settings = asdict(self)
+        settings["extra_pixels_per_cell"] = [list(cell) for cell in self.extra_pixels_per_cell]
+        return {"name": self.name, **_jsonable(settings)}
+
+
+def _gradients(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences inside the image, zero on the border rows and columns (as scikit-image).
+
+    Returns:
+        (magnitude, orientation in degrees 0..180) of shape `(B, H, W)`.
+    """
+    g_row = np.zeros_like(images)
+    g_col = np.zeros_like(images)
+    g_row[:, 1:-1, :] = images[:, 2:, :] - images[:, :-2, :]
+    g_col[:, :, 1:-1] = images[:, :, 2:] - images[:, :, :-2]
+    return np.hypot(g_col, g_row), np.rad2deg(np.arctan2(g_row, g_col)) % 180
+
+
+def _normalise_blocks(blocks: np.ndarray, method: str, eps: float = 1e-5) -> np.ndarray:
+    """Normalise each block `(..., b_r, b_c, O)` over its last three axes (scikit-image's formulas)."""
+    axes = (-3, -2, -1)
+    if method == "L1":
+        return blocks / (np.abs(blocks).sum(axis=axes, keepdims=True) + eps)
+    if method == "L1-sqrt":
+        return np.sqrt(blocks / (np.abs(blocks).sum(axis=axes, keepdims=True) + eps))
+    out = blocks / np.sqrt((blocks**2).sum(axis=axes, keepdims=True) + eps**2)
+    if method == "L2":
+        return out
+    out = np.minimum(out, 0.2)  # L2-Hys: clip large values so one strong edge cannot dominate, renormalise
+    return out / np.sqrt((out**2).sum(axis=axes, keepdims=True) + eps**2)
 
 
 @dataclass(frozen=True)
@@ -582,3 +653,62 @@ def build_classifier(
     # A stable name for the last step, whatever its class, so callers can reach it.
     pipeline.steps[-1] = ("classifier", pipeline.steps[-1][1])
     return pipeline
+
+
+# --- sequences: k-mer baselines
+
+
+def sequence_features(x, k: int = 4, positional: bool = True) -> np.ndarray:
+    """Features of one-hot DNA (N, 4, L) for linear baselines: counts of all 1- to k-mers, plus the
+    flattened one-hot itself (position-specific letters) when `positional`.
+
+    Ambiguous positions (an IUPAC letter spread over several bases) count as no k-mer and keep their
+    probabilities in the one-hot part; padding is all zeros in both.
+    """
+    from .data.sequences import decode, kmer_counts
+
+    x = np.asarray(x, np.float32)
+    sequences = [decode(one).replace("-", "N") for one in x]
+    parts = [kmer_counts(sequences, j) for j in range(1, k + 1)]
+    if positional:
+        parts.append(x.reshape(len(x), -1))
+    return np.hstack(parts)
+
+
+def kmer_baseline(train_x, train_y, test_x, task: str, k: int = 4, positional: bool = True, seed: int = 0):
+    """A linear baseline on k-mer counts (+ one-hot): ridge for regression, logistic regression otherwise.
+
+    The regularisation strength is picked by internal cross-validation on the training part only.
+
+    Args:
+        train_x, test_x: one-hot (N, 4, L) arrays or tensors.
+        train_y: targets (labels for classification, (N,) or (N, T) values for regression).
+        task: multiclass, binary or regression.
+        k: longest k-mer counted.
+        positional: add the flattened one-hot (needed when position matters, e.g. splice sites).
+        seed: seed of the internal folds.
+
+    Returns:
+        Test outputs in the form a model gives: logits (N, C) for multiclass, (N, 1) for binary,
+        predictions (N, T) for regression.
+    """
+    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+
+    scaler = StandardScaler()
+    train_features = scaler.fit_transform(sequence_features(train_x, k, positional))
+    test_features = scaler.transform(sequence_features(test_x, k, positional))
+    train_y = np.asarray(train_y)
+    if task == "regression":
+        target = train_y.reshape(len(train_y), -1)
+        model = RidgeCV(alphas=np.logspace(-1, 5, 13)).fit(train_features, target)
+        return model.predict(test_features).reshape(len(test_features), -1)
+    import warnings
+
+    n_folds = int(min(5, np.bincount(train_y.astype(int)).min()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # scikit-learn's announced default changes
+        model = LogisticRegressionCV(Cs=np.logspace(-4, 1, 6), cv=max(n_folds, 2), max_iter=2000,
+                                     scoring="accuracy", random_state=seed).fit(train_features, train_y)
+    if task == "binary":
+        return model.decision_function(test_features).reshape(-1, 1)
+    return model.decision_function(test_features)
