@@ -187,6 +187,9 @@ class GanConfig:
     judge_epochs: int = 3  # epochs of the judge trained on the spot
     tog_samples: int = 60000  # generated digits for "train on generated, test on real" (conditional, 0: skip)
     tog_epochs: int = 3  # epochs of that classifier
+    time_limit: float = (
+        0.0  # stop after the first epoch that ends past this many seconds of training (0: none)
+    )
 
 
 # TrainConfig and GanConfig defaults per model: the published recipes.
@@ -733,12 +736,16 @@ def fit_gan(
                     print(_epoch_line(row, cfg.epochs), flush=True)
                 model.train()
                 t_epoch = time.perf_counter()
+                if gcfg.time_limit and seconds >= gcfg.time_limit and step + 1 < n_steps:
+                    if verbose:
+                        print(f"time limit: stopped after epoch {epoch} ({seconds:.0f} s of training)")
+                    break
             if stop.requested:
                 seconds += time.perf_counter() - t_epoch
                 save_checkpoint(step + 1)
                 raise KeyboardInterrupt(f"stopped at step {step + 1}")
     model.eval()
-    return GanFitResult(model, history, seconds, step + 1)
+    return GanFitResult(model, history, seconds, history[-1]["step"] if history else step + 1)
 
 
 def _epoch_line(row: dict, epochs: int) -> str:
@@ -1132,6 +1139,7 @@ def train_gan(
         "loss": gcfg.loss,
         "final": final,
         "epochs_run": len(result.history),
+        "epochs_planned": config.train.epochs,
         "steps": result.steps,
         "train_seconds": round(result.train_seconds, 3),
         "seconds_per_epoch": round(result.train_seconds / max(len(result.history), 1), 3),
