@@ -175,7 +175,10 @@ def test_one_epoch_tiny_learning_rate_is_underfitting_with_higher_lr_first():
                      train={"lr": 1e-6, "epochs": 1})
     diagnosis = diagnose_history(table, logistic)
     assert diagnosis.verdict == "underfitting"
-    assert diagnosis.fixes[0].overrides == ["train.lr=1e-05"]
+    # The loss moved 0.4 % (< STUCK_FRACTION): a 100x larger rate is offered, 10x when it moved a little.
+    assert diagnosis.fixes[0].overrides == ["train.lr=0.0001"]
+    slow = diagnose_history(history([2.05], [2.0], [0.6], [0.6]), logistic)
+    assert slow.fixes[0].overrides == ["train.lr=1e-05"]
     assert diagnosis.fixes[1].overrides == ["train.epochs=3"]
     assert ["model.hidden_units=[128]"] in [fix.overrides for fix in diagnosis.fixes]
 

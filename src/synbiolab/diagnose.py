@@ -65,6 +65,10 @@ UNSTABLE_MIN_RISES = 2
 #: (the trivial predictor's loss, or the first epoch's). The first fix is then a higher learning rate.
 BARELY_MOVED_FRACTION = 0.85
 
+#: A training loss that fell by less than this fraction is stuck: the higher learning rate offered is
+#: 100x the current one instead of 10x.
+STUCK_FRACTION = 0.02
+
 #: Early stopping is ranked first among the overfitting fixes when stopping at the best epoch would
 #: have lowered the validation error by at least this fraction of the reference error.
 EARLY_STOP_MIN_GAIN_FRACTION = 0.01
@@ -75,6 +79,11 @@ MORE_DATA_MIN_FACTOR = 2.0
 #: A label-noise estimate at or above this fraction is reported as a likely cause (it is always
 #: printed when measured).
 NOISE_REPORT_FRACTION = 0.05
+
+#: Image augmentation (shifts of up to 2 px, turns of up to 10 degrees) is offered for images at least
+#: this many pixels on each side: 2 px is 7 % of a 28x28 digit but a quarter of an 8x8 one, which no
+#: longer looks like its class.
+MIN_AUGMENT_IMAGE_SIDE = 16
 
 #: Capacity changes: multiply (more capacity) or divide (less) every layer width by this factor.
 CAPACITY_FACTOR = 4
@@ -96,7 +105,7 @@ def thresholds() -> dict[str, float]:
              "STILL_IMPROVING_LOSS_SLOPE", "STILL_IMPROVING_ERROR_SLOPE", "UNSTABLE_DIVERGE_FACTOR",
              "UNSTABLE_BASELINE_FACTOR", "UNSTABLE_RISE", "UNSTABLE_MIN_RISES", "BARELY_MOVED_FRACTION",
              "EARLY_STOP_MIN_GAIN_FRACTION", "MORE_DATA_MIN_FACTOR", "NOISE_REPORT_FRACTION",
-             "CAPACITY_FACTOR"]
+             "STUCK_FRACTION", "MIN_AUGMENT_IMAGE_SIDE", "CAPACITY_FACTOR"]
     return {name: globals()[name] for name in names}
 
 
@@ -141,9 +150,11 @@ class RunFacts:
         model_name: registered model name.
         model_params: the model's constructor arguments, defaults included.
         train: the training settings that fixes start from (lr, epochs, weight_decay, patience, augment).
-        best_weights_restored: whether the delivered model holds the weights of the best epoch.
+        best_weights_restored: whether the saved model holds the weights of the best epoch (then
+            stopping early saves time but not error, and that fix is ranked last).
         diverged_at_step: step at which training stopped on a non-finite loss, if it did.
         label_noise: estimated fraction of wrong training labels (see `estimate_label_noise`), if measured.
+        input_shape: shape of one example, e.g. (1, 28, 28); None when unknown.
     """
 
     task: str = "multiclass"
@@ -160,6 +171,7 @@ class RunFacts:
     best_weights_restored: bool = False
     diverged_at_step: int | None = None
     label_noise: float | None = None
+    input_shape: tuple | None = None
 
 
 @dataclass
@@ -286,9 +298,10 @@ def compute_evidence(history: pd.DataFrame, facts: RunFacts) -> dict:
     finite = np.isfinite(train_loss) & np.isfinite(val_loss)
     first_nonfinite = None if finite.all() else int(epochs[~finite][0])
     best_index = int(np.nanargmin(val_loss)) if np.isfinite(val_loss).any() else len(table) - 1
-    # The delivered model: the best epoch when its weights were restored, else the last epoch.
-    at = best_index if facts.best_weights_restored else len(table) - 1
-    # Rules judge the last epoch whose numbers are finite (a NaN row has no errors to compare).
+    # The rules judge where training ended, even when the saved weights are an earlier epoch's: a run
+    # that memorised its labels after epoch 30 overfits, and rolling back to epoch 30 hides the symptom,
+    # not the cause. The last epoch whose numbers are finite is used (a NaN row has no errors to compare).
+    at = len(table) - 1
     finite_rows = np.flatnonzero(finite)
     if not finite[at] and len(finite_rows):
         at = int(finite_rows[-1])
@@ -539,7 +552,8 @@ def recommend_fixes(verdict: str, evidence: dict, facts: RunFacts) -> list[Fix]:
             early_useful = evidence["epochs_since_best"] > 3
         elif early_useful and early_gain >= EARLY_STOP_MIN_GAIN_FRACTION * ref:
             fixes.append(early)
-        if facts.data_kind == "image" and augment in (None, "none", ""):
+        big_enough = facts.input_shape is None or min(facts.input_shape[-2:]) >= MIN_AUGMENT_IMAGE_SIDE
+        if facts.data_kind == "image" and augment in (None, "none", "") and big_enough:
             fixes.append(Fix("data augmentation (random shifts and small rotations)",
                              ["train.augment=shift_rotate"],
                              "each epoch sees the training images moved by up to 2 pixels and turned by up "
@@ -565,7 +579,9 @@ def recommend_fixes(verdict: str, evidence: dict, facts: RunFacts) -> list[Fix]:
     if verdict == "underfitting":
         moved = evidence["train_loss_moved"]
         barely_moved = math.isfinite(moved) and moved < 1.0 - BARELY_MOVED_FRACTION
-        higher_lr = Fix("higher learning rate", [f"train.lr={format_value(lr * 10)}"],
+        # A loss that did not move at all needs a bigger jump than one that moved a little.
+        lr_factor = 100 if math.isfinite(moved) and moved < STUCK_FRACTION else 10
+        higher_lr = Fix("higher learning rate", [f"train.lr={format_value(lr * lr_factor)}"],
                         f"the training loss fell only {max(moved, 0.0):.0%} from "
                         f"{evidence['start_loss']:.3f}; lr={lr:g} takes steps too small to get anywhere")
         if barely_moved:
@@ -632,14 +648,16 @@ def diagnose_history(history: pd.DataFrame, facts: RunFacts | None = None) -> Di
     fixes = recommend_fixes(verdict, evidence, facts)
     notes = list(reasons[1:])
     noise = facts.label_noise
+    stays_high = evidence["best_train_error"] >= UNDERFIT_TRAIN_FRACTION * evidence["reference_error"]
     if noise is not None and facts.task != "regression":
-        stays_high = evidence["best_train_error"] >= UNDERFIT_TRAIN_FRACTION * evidence["reference_error"]
-        if noise >= NOISE_REPORT_FRACTION or stays_high:
+        if noise >= NOISE_REPORT_FRACTION:
             notes.append(f"label noise: about {noise:.0%} of the training labels disagree confidently with "
                          "what the inputs predict (cross-validated); check and clean them, since no model "
                          "can fit wrong labels without memorising them")
-    elif facts.task != "regression" and evidence["best_train_error"] >= (
-            UNDERFIT_TRAIN_FRACTION * evidence["reference_error"]):
+        elif stays_high:
+            notes.append(f"label noise is an unlikely cause of the high training error: only {noise:.0%} of "
+                         "the training labels disagree confidently with what the inputs predict")
+    elif facts.task != "regression" and stays_high:
         notes.append(f"the training error never went below {evidence['best_train_error']:.3f}: if the labels "
                      "are noisy, at most that fraction of them could be wrong")
     if verdict == "overfitting":
@@ -833,7 +851,7 @@ def run_facts(run, estimate_noise: bool = True) -> RunFacts:
         train=dataclass_dict(config.train),
         # The loop always keeps the weights of the epoch with the lowest validation loss.
         best_weights_restored=True,
-        diverged_at_step=_diverged_step(metrics), label_noise=noise)
+        diverged_at_step=_diverged_step(metrics), label_noise=noise, input_shape=tuple(dataset.input_shape))
 
 
 def _history_or_empty(run) -> pd.DataFrame:
