@@ -179,3 +179,87 @@ def test_jaspar_motifs_offline_and_self_match():
     assert ctcf.ppm.shape[1] == 4 and np.allclose(ctcf.ppm.sum(1), 1)
     best = match_motifs(ctcf.ppm, motifs, top=1)[0]
     assert best["name"] == "CTCF" and best["score"] > 0.99
+
+
+# --- metrics, baselines, reverse-complement averaging, cross-validation
+
+
+def test_ranking_metrics_match_scikit_learn_and_scipy():
+    from scipy.stats import spearmanr
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from synbiolab.evaluate import ranking_metrics
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 3)).astype(np.float32)
+    labels = rng.integers(0, 3, 200)
+    got = ranking_metrics("multiclass", logits, labels)
+    probs = torch.from_numpy(logits).softmax(-1).numpy()
+    expected_auroc = np.mean([roc_auc_score(labels == k, probs[:, k]) for k in range(3)])
+    expected_auprc = np.mean([average_precision_score(labels == k, probs[:, k]) for k in range(3)])
+    assert got["auroc"] == pytest.approx(expected_auroc) and got["auprc"] == pytest.approx(expected_auprc)
+    assert got["accuracy"] == pytest.approx((logits.argmax(1) == labels).mean())
+    values = rng.normal(size=(100, 1)).astype(np.float32)
+    target = values + rng.normal(size=(100, 1)).astype(np.float32)
+    reg = ranking_metrics("regression", values, target)
+    assert reg["spearman_rho"] == pytest.approx(spearmanr(values[:, 0], target[:, 0]).statistic, abs=1e-6)
+    assert reg["pearson_r"] == pytest.approx(np.corrcoef(values[:, 0], target[:, 0])[0, 1], abs=1e-6)
+
+
+def test_kmer_baseline_finds_a_planted_motif_count():
+    from synbiolab.classical import kmer_baseline
+
+    rng = np.random.default_rng(0)
+    seqs, counts = [], []
+    for _ in range(300):
+        s = list(rng.choice(list("ACGT"), 40))
+        n = int(rng.integers(0, 3))
+        for j in range(n):
+            s[5 + 15 * j : 11 + 15 * j] = "TATAAT"
+        seqs.append("".join(s))
+        counts.append(n)
+    x = one_hot(seqs)[0]
+    y = np.array(counts, np.float32).reshape(-1, 1)
+    predicted = kmer_baseline(x[:200], y[:200], x[200:], "regression", k=6, positional=False)
+    assert np.corrcoef(predicted[:, 0], y[200:, 0])[0, 1] > 0.9
+
+
+def test_reverse_complement_average_is_strand_symmetric():
+    from synbiolab.crossval import ReverseComplementAverage
+    from synbiolab.data.sequences import reverse_complement
+
+    torch.manual_seed(0)
+    model = ReverseComplementAverage(CNN1d((4, 12), 2, channels=[8], kernel_sizes=[5])).eval()
+    x = torch.from_numpy(one_hot(["ACGTTGCAAGGT"])[0])
+    x_rc = torch.from_numpy(one_hot([reverse_complement("ACGTTGCAAGGT")])[0])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(x_rc))
+
+
+def test_cross_validation_tests_every_example_once(tmp_path):
+    import json
+
+    from synbiolab import default_config
+    from synbiolab.crossval import cross_validate
+
+    rng = np.random.default_rng(0)
+    lines = ["seq,active,lab"]
+    for i in range(80):
+        s = list(rng.choice(list("ACGT"), 30))
+        if i % 2:
+            s[12:18] = "TTGACA"
+        lines.append(f"{''.join(s)},{i % 2},lab{i % 8}")
+    path = tmp_path / "lib.csv"
+    path.write_text("\n".join(lines) + "\n")
+    cfg = default_config(str(path), "cnn1d")
+    cfg.data.seq_col, cfg.data.target, cfg.data.group_col = "seq", ["active"], "lab"
+    cfg.data.split = "grouped"
+    cfg.train.epochs, cfg.train.batch_size = 8, 16
+    result = cross_validate(cfg, 4, out=tmp_path / "cv", verbose=False)
+    rows = [r for r in result["rows"] if r["method"] == "cnn1d"]
+    assert sum(r["n_test"] for r in rows) == 80 and result["grouped"]
+    assert set(result["summary"]) == {"cnn1d", "kmer_linear"}
+    assert result["summary"]["kmer_linear"]["accuracy"]["mean"] > 0.8
+    assert result["pooled"]["cnn1d"]["accuracy"] > 0.7
+    saved = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert saved["summary"]["cnn1d"]["accuracy"]["std"] >= 0

@@ -59,6 +59,32 @@ def build_config(data, model, epochs, batch_size, lr, optimizer, schedule, seed,
     return apply_overrides(cfg, sets)
 
 
+# Options for sequence data (files and named sets), shared by train and cv.
+SEQ_OPTIONS = {
+    "seq_col": typer.Option(None, "--seq-col", help="CSV/TSV column holding the sequences"),
+    "target": typer.Option(None, "--target", help="target column (repeat for several regression targets)"),
+    "id_col": typer.Option(None, "--id-col", help="CSV/TSV column with sequence names"),
+    "group_col": typer.Option(None, "--group-col", help="CSV/TSV column of groups held out whole"),
+    "split": typer.Option(None, "--split", help="random, stratified or grouped (by --group-col)"),
+    "length": typer.Option(None, "--length", help="pad or trim sequences to this length"),
+    "pad": typer.Option(None, "--pad", help="where padding (or trimming) goes: left, right or centre"),
+    "strict": typer.Option(False, "--strict", help="reject IUPAC ambiguity letters (N, R, Y, ...)"),
+    "log_target": typer.Option(False, "--log-target", help="regress log10 of the target"),
+    "augment": typer.Option(None, "--augment", help="none, shift_rotate (images) or revcomp (DNA)"),
+}
+
+
+def _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target, augment):
+    """The sequence options given on the command line, as config keys (unset options are left out)."""
+    settings = {"data.seq_col": seq_col, "data.target": list(target) if target else None,
+                "data.id_col": id_col, "data.group_col": group_col, "data.split": split,
+                "data.length": length,
+                "data.pad": pad,
+                "data.strict": True if strict else None, "data.log_target": True if log_target else None,
+                "train.augment": augment}
+    return {k: v for k, v in settings.items() if v is not None}
+
+
 @app.command()
 def train(
     data: str = typer.Option(None, "--data", "-d", help="data set name or file (default mnist)"),
@@ -79,6 +105,11 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing run folder"),
     resume: Path = typer.Option(None, "--resume", help="continue the run in this folder from its checkpoint"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    seq_col: str = SEQ_OPTIONS["seq_col"], target: list[str] = SEQ_OPTIONS["target"],
+    id_col: str = SEQ_OPTIONS["id_col"], group_col: str = SEQ_OPTIONS["group_col"],
+    split: str = SEQ_OPTIONS["split"], length: int = SEQ_OPTIONS["length"], pad: str = SEQ_OPTIONS["pad"],
+    strict: bool = SEQ_OPTIONS["strict"], log_target: bool = SEQ_OPTIONS["log_target"],
+    augment: str = SEQ_OPTIONS["augment"],
 ):
     """Train a model and write its run folder (config, history, metrics, weights, report)."""
     from .train import train as run_training
@@ -86,11 +117,48 @@ def train(
     if resume is not None:
         run = run_training(None, resume=resume, verbose=not quiet)
     else:
+        extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
+                                   augment)
         cfg = build_config(data, model, epochs, batch_size, lr, optimizer, schedule, seed, config_file, sets,
-                           data_dir, train_size, classes, device)
+                           data_dir, train_size, classes, device, extra)
         run = run_training(cfg, out=out, overwrite=overwrite, verbose=not quiet)
     if quiet:
         _echo(str(run.path))
+
+
+# --- cross-validation
+
+
+@app.command()
+def cv(
+    data: str = typer.Option(None, "--data", "-d", help="data set name or file"),
+    model: str = typer.Option(None, "--model", "-m", help="model name (default cnn1d)"),
+    folds: int = typer.Option(5, "--folds", "-k", help="number of folds"),
+    epochs: int = typer.Option(None, help="passes over the training folds"),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    lr: float = typer.Option(None, "--lr", help="peak learning rate"),
+    seed: int = typer.Option(None, help="training seed"),
+    out: Path = typer.Option(None, "--out", "-o", help="folder for cv.json and folds.csv"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing folder at --out"),
+    sets: list[str] = typer.Option(None, "--set", help="override any config field, e.g. train.lr=0.01"),
+    config_file: Path = typer.Option(None, "--config", help="JSON or YAML config file"),
+    data_dir: str = typer.Option(None, "--data-dir", help="folder holding mnist/ and synbio/"),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="skip the linear k-mer baseline"),
+    rc_average: bool = typer.Option(False, "--rc-average", help="also score reverse-complement averaging"),
+    seq_col: str = SEQ_OPTIONS["seq_col"], target: list[str] = SEQ_OPTIONS["target"],
+    id_col: str = SEQ_OPTIONS["id_col"], group_col: str = SEQ_OPTIONS["group_col"],
+    split: str = SEQ_OPTIONS["split"], length: int = SEQ_OPTIONS["length"], pad: str = SEQ_OPTIONS["pad"],
+    strict: bool = SEQ_OPTIONS["strict"], log_target: bool = SEQ_OPTIONS["log_target"],
+    augment: str = SEQ_OPTIONS["augment"],
+):
+    """k-fold cross-validation: test metrics per fold, their mean and spread, next to the k-mer baseline."""
+    from .crossval import cross_validate
+
+    extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
+                               augment)
+    cfg = build_config(data, model or "cnn1d", epochs, batch_size, lr, None, None, seed, config_file, sets,
+                       data_dir, None, None, None, extra)
+    cross_validate(cfg, folds, out=out, overwrite=overwrite, baseline=not no_baseline, rc_average=rc_average)
 
 
 # --- evaluate, predict
@@ -280,6 +348,32 @@ def sweep(
 
     cfg = build_config(data, model, epochs, None, lr, None, None, None, config_file, sets, data_dir)
     run_sweep(cfg, params=param, train_sizes=train_size, seeds=seeds, jobs=jobs, out=out, overwrite=overwrite)
+
+
+# --- classical vs learned features
+
+
+@app.command()
+def compare(
+    data: str = typer.Option("mnist", "--data", "-d", help="image data set: mnist or digits"),
+    train_size: str = typer.Option(None, "--train-size", help="training images or a list: 100,1000,55000"),
+    pipelines: str = typer.Option(None, "--pipelines", help="comma-separated, e.g. hog+pca120+rbf_svm,cnn"),
+    cnn: Path = typer.Option(None, "--cnn", help="run folder of a CNN trained on the same data set"),
+    quick: bool = typer.Option(False, "--quick", help="5,000 MNIST training images"),
+    rbf: str = typer.Option("auto", "--rbf", help="RBF SVM: auto, exact or nystroem (approximate kernel)"),
+    cnn_epochs: int = typer.Option(None, "--cnn-epochs", help="epochs of the CNN trained on the spot"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="recompute features instead of using the cache"),
+    data_dir: str = typer.Option(None, "--data-dir", help="folder holding mnist/"),
+    out: Path = typer.Option(None, "--out", "-o", help="comparison folder (default runs/compare-...)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing comparison folder"),
+    seed: int = typer.Option(0, help="seed of the classifiers and of the CNN trained on the spot"),
+):
+    """Hand-crafted (raw, HoG, DAISY), learned (CNN) and combined features with classical classifiers."""
+    from .compare import compare_pipelines
+
+    compare_pipelines(data, pipelines=pipelines, train_size=train_size, cnn_run=cnn, quick=quick, out=out,
+                      overwrite=overwrite, data_dir=data_dir, cnn_epochs=cnn_epochs, rbf_approximation=rbf,
+                      cache=not no_cache, seed=seed)
 
 
 # --- entry point

@@ -100,3 +100,48 @@ def confusion_matrix(task: str, outputs: torch.Tensor, y: torch.Tensor, n_classe
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(cm, (y.long().numpy(), pred), 1)
     return cm
+
+
+# --- ranking and correlation metrics (classification curves, regression beyond Pearson r)
+
+
+def ranking_metrics(task: str, outputs, y) -> dict:
+    """Threshold-free metrics: AUROC and AUPRC (classification), Spearman rho (regression), plus the basics.
+
+    Classification: ``accuracy``, ``auroc`` and ``auprc`` (for several classes: the mean over classes of
+    one class against the rest). Regression: ``pearson_r``, ``spearman_rho``, ``r2`` and ``mse`` (the mean
+    over targets for several targets).
+
+    Args:
+        task: multiclass, binary or regression.
+        outputs: model outputs (logits for classification), tensor or array.
+        y: targets.
+
+    Returns:
+        A dict of floats (NaN where a metric is undefined, e.g. one class only).
+    """
+    from scipy.stats import spearmanr
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    outputs = torch.as_tensor(np.asarray(outputs, np.float32))
+    y = torch.as_tensor(np.asarray(y))
+    if task in ("multiclass", "binary"):
+        probs = probabilities(task, outputs).numpy()
+        labels = y.long().numpy()
+        accuracy = float((predictions(task, outputs).numpy() == labels).mean())
+        aurocs, auprcs = [], []
+        for k in range(probs.shape[1]) if task == "multiclass" else [1]:
+            positive = labels == k
+            if positive.all() or not positive.any():
+                continue
+            aurocs.append(roc_auc_score(positive, probs[:, k]))
+            auprcs.append(average_precision_score(positive, probs[:, k]))
+        nan = float("nan")
+        return {"accuracy": accuracy, "auroc": float(np.mean(aurocs)) if aurocs else nan,
+                "auprc": float(np.mean(auprcs)) if auprcs else nan}
+    pred = outputs.reshape(y.shape).double().numpy().reshape(len(y), -1)
+    target = y.double().numpy().reshape(len(y), -1)
+    base = task_metrics(task, outputs, y.float())
+    rhos = [spearmanr(pred[:, j], target[:, j]).statistic for j in range(target.shape[1])]
+    return {"pearson_r": base["pearson_r"], "spearman_rho": float(np.mean(rhos)), "r2": base["r2"],
+            "mse": base["mse"]}

@@ -320,8 +320,14 @@ def match_motifs(ppm: np.ndarray, motifs: list[Motif], top: int = 3, min_overlap
     for motif in motifs:
         score, offset, strand = motif_similarity(query, motif.ppm, min_overlap)
         scored.append(
-            {"motif_id": motif.motif_id, "name": motif.name, "source": motif.source, "score": score,
-             "offset": offset, "strand": strand}
+            {
+                "motif_id": motif.motif_id,
+                "name": motif.name,
+                "source": motif.source,
+                "score": score,
+                "offset": offset,
+                "strand": strand,
+            }
         )
     scored.sort(key=lambda m: -m["score"])
     return scored[:top]
@@ -348,8 +354,13 @@ def match_filters(
     out = []
     for p in chosen:
         out.append(
-            {"filter": p["filter"], "information": p["information"], "n_sites": p["n_sites"],
-             "consensus": ppm_consensus(trim_ppm(p["ppm"])), "matches": match_motifs(p["ppm"], motifs, top)}
+            {
+                "filter": p["filter"],
+                "information": p["information"],
+                "n_sites": p["n_sites"],
+                "consensus": ppm_consensus(trim_ppm(p["ppm"])),
+                "matches": match_motifs(p["ppm"], motifs, top),
+            }
         )
     return out
 
@@ -361,3 +372,208 @@ def ppm_consensus(ppm: np.ndarray) -> str:
         base = "ACGT"[int(column.argmax())]
         letters.append(base if column.max() > 0.5 else base.lower() if column.max() > 0.35 else "N")
     return "".join(letters)
+
+
+# --- report sections (registered with report.register_section)
+
+
+def _sequence_run(run):
+    """(model, dataset, spec) of a finished sequence run, or None for any other run."""
+    if not (run.path / "model.json").is_file():
+        return None
+    spec = run.model_spec
+    if spec.get("kind") != "sequence" or spec.get("task") not in ("binary", "multiclass", "regression"):
+        return None
+    return run.load_model(), run.load_dataset(), spec
+
+
+def _score_fn(model: nn.Module, task: str, output: int):
+    """What ISM measures: the log-probability of a class (multi-class), the logit (binary), the value."""
+
+    def score(x):
+        with torch.no_grad():
+            out = model(x)
+            if task == "multiclass":
+                out = out.log_softmax(-1)
+        return out[:, output] if out.dim() == 2 else out
+
+    return score
+
+
+def section_sequence_results(run) -> str | None:
+    """Test metrics of a sequence model next to the linear k-mer baseline; scatter or per-class curves."""
+    import html
+
+    import matplotlib.pyplot as plt
+
+    from .classical import kmer_baseline
+    from .evaluate import predict, probabilities, ranking_metrics
+    from .report import save_figure, table
+
+    loaded = _sequence_run(run)
+    if loaded is None:
+        return None
+    model, ds, spec = loaded
+    outputs = predict(model, ds.test.x)
+    train_x = torch.cat([ds.train.x, ds.val.x]).numpy()
+    train_y = torch.cat([ds.train.y, ds.val.y]).numpy()
+    baseline = kmer_baseline(train_x, train_y, ds.test.x.numpy(), ds.task)
+    rows = [
+        {"method": run.config.model.name, **ranking_metrics(ds.task, outputs, ds.test.y)},
+        {"method": "k-mer (1-4) + one-hot, linear", **ranking_metrics(ds.task, baseline, ds.test.y)},
+    ]
+    parts = [
+        "<h2>Sequence model vs linear baseline (test split)</h2>",
+        "<p>The baseline is ridge regression or logistic regression on counts of all 1- to 4-mers plus the "
+        "one-hot letters, its regularisation chosen by cross-validation on the training and validation "
+        "splits.</p>",
+        table(rows),
+    ]
+    info = {
+        k: v
+        for k, v in ds.info.items()
+        if k
+        in ("encoding", "lengths", "ambiguity", "duplicates", "split", "input", "target", "groups", "rows")
+    }
+    if info:
+        parts.append(
+            "<p>Data preparation: "
+            + "; ".join(f"<b>{html.escape(k)}</b>: {html.escape(str(v))}" for k, v in info.items())
+            + "</p>"
+        )
+    if ds.task == "regression":
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        for ax, values, title in (
+            (axes[0], outputs.numpy()[:, 0], run.config.model.name),
+            (axes[1], baseline[:, 0], "k-mer linear baseline"),
+        ):
+            measured = ds.test.y.numpy()[:, 0]
+            ax.scatter(measured, values, s=6, alpha=0.5)
+            low, high = float(min(measured.min(), values.min())), float(max(measured.max(), values.max()))
+            ax.plot([low, high], [low, high], color="grey", lw=1)
+            r = np.corrcoef(measured, values)[0, 1]
+            ax.set(
+                xlabel=f"measured {(ds.target_names or ['target'])[0]}",
+                ylabel="predicted",
+                title=f"{title}: Pearson r {r:.3f}",
+            )
+        parts.append(save_figure(fig, run, "predicted_vs_measured"))
+    else:
+        from sklearn.metrics import precision_recall_curve, roc_curve
+
+        probs = probabilities(ds.task, outputs).numpy()
+        labels = ds.test.y.numpy()
+        classes = range(probs.shape[1]) if ds.task == "multiclass" else [1]
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        for k in classes:
+            positive = labels == k
+            if positive.all() or not positive.any():
+                continue
+            fpr, tpr, _ = roc_curve(positive, probs[:, k])
+            precision, recall, _ = precision_recall_curve(positive, probs[:, k])
+            axes[0].plot(fpr, tpr, label=ds.class_names[k])
+            axes[1].plot(recall, precision, label=ds.class_names[k])
+        axes[0].plot([0, 1], [0, 1], color="grey", lw=1)
+        axes[0].set(xlabel="false positive rate", ylabel="true positive rate", title="ROC per class")
+        axes[1].set(xlabel="recall", ylabel="precision", title="precision-recall per class")
+        axes[0].legend()
+        parts.append(save_figure(fig, run, "class_curves"))
+    return "".join(parts)
+
+
+def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> str | None:
+    """ISM maps and logos for the test sequences the model scores highest, and first-layer filters matched
+    to known motifs."""
+    import html
+
+    import matplotlib.pyplot as plt
+
+    from .data.sequences import decode
+    from .evaluate import predict
+    from .report import save_figure, table
+
+    loaded = _sequence_run(run)
+    if loaded is None:
+        return None
+    model, ds, spec = loaded
+    if ds.input_shape[0] != 4:
+        return None
+    model.eval()
+    outputs = predict(model, ds.test.x)
+    parts = [
+        "<h2>What the model looks at</h2>",
+        "<p>In-silico mutagenesis: every position of a test sequence is changed to each other base and the "
+        "model's score is recomputed (red: the change raises it, blue: lowers it). The logo draws each "
+        "base of the sequence as tall as the mean loss of score when it is mutated.</p>",
+    ]
+    targets = []
+    if ds.task == "multiclass":
+        scores = outputs.log_softmax(-1)
+        for k, name in enumerate(ds.class_names[:3]):
+            targets.append((int(scores[:, k].argmax()), k, f"class {name}"))
+    else:
+        targets = [(int(outputs[:, 0].argmax()), 0, "highest score")]
+    for index, output, label in targets[: max(n_sequences, len(targets))]:
+        x = ds.test.x[index].numpy()
+        effects = in_silico_mutagenesis(_score_fn(model, ds.task, output), x)
+        sequence = decode(x)
+        fig, axes = plt.subplots(2, 1, figsize=(max(7, x.shape[1] * 0.16), 3.8), sharex=True)
+        ism_heatmap(effects, sequence, ax=axes[0], title=f"test sequence {index} ({label}): {sequence}")
+        ism_logo(effects, x, ax=axes[1], title="")
+        axes[0].set_xlabel("")
+        axes[1].set_xlabel("position (dots above: the sequence's own letters)")
+        parts.append(save_figure(fig, run, f"ism_{index}_{output}"))
+    try:
+        conv = first_conv(model)
+    except SynbiolabError:
+        return "".join(parts)
+    if conv.dilation[0] != 1:
+        return "".join(parts)
+    pwms = filter_pwms(model, ds.train.x)
+    matches = match_filters(pwms, n_filters=n_filters, top=3)
+    parts.append(
+        "<h3>First-layer filters as motifs</h3><p>Each filter's matrix counts the letters of the training "
+        "windows that switch it on most (above half its maximum). The most informative filters are "
+        "compared with textbook consensus sites and with every JASPAR CORE matrix (mean column "
+        "correlation over the best alignment, either strand). JASPAR CORE holds eukaryotic factors "
+        "only, so bacterial sites (sigma-70 boxes, Shine-Dalgarno) are found among the consensus "
+        "sites.</p>"
+    )
+    rows = []
+    for m in matches:
+        best = m["matches"]
+        site = match_motifs(pwms[m["filter"]]["ppm"], CONSENSUS_MOTIFS, top=1)[0]
+        rows.append(
+            {
+                "filter": m["filter"],
+                "consensus": m["consensus"],
+                "bits": round(m["information"], 1),
+                "sites": m["n_sites"],
+                "closest consensus site": f"{site['name']} {site['score']:.2f}",
+                "best matches": "; ".join(
+                    f"{b['name']} ({b['motif_id']}, {b['source']}) {b['score']:.2f}" for b in best
+                ),
+            }
+        )
+    parts.append(table(rows))
+    if matches:
+        fig, axes = plt.subplots(1, len(matches), figsize=(2.6 * len(matches), 1.6))
+        axes = np.atleast_1d(axes)
+        for ax, m in zip(axes, matches, strict=True):
+            pwm_logo(
+                trim_ppm(pwms[m["filter"]]["ppm"]),
+                ax=ax,
+                title=f"filter {m['filter']}: {html.escape(m['matches'][0]['name'][:24])}",
+            )
+        parts.append(save_figure(fig, run, "filter_logos"))
+    return "".join(parts)
+
+
+def _register_report_sections() -> None:
+    from .report import register_section
+
+    register_section(section_sequence_results, name="sequence_results")
+    register_section(section_interpretation, name="interpretation")
+
+
+_register_report_sections()

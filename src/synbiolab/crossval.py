@@ -1,0 +1,244 @@
+"""k-fold cross-validation of a model on a data set, with the linear k-mer baseline on the same folds.
+
+Small data sets (106 promoters) give a noisy single test split; k folds test every example once and
+report the mean and spread. Each fold trains a fresh model with the one training loop (``fit``), carves
+its validation part from the training folds (for early stopping and best-epoch selection) and never
+looks at the fold's test part before the end. Copies of a sequence stay in one fold; with grouped data
+(``data.split=grouped``, e.g. source studies) whole groups are held out.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import Config
+from .data import Dataset, Split, load_dataset
+from .data.splits import kfold
+from .data.synbio import connected_groups, held_out
+from .errors import SynbiolabError
+from .evaluate import predict, ranking_metrics
+from .models import build_model
+from .runs import atomic_write_csv, atomic_write_json, prepare_run_dir
+
+# --- reverse-complement averaging at prediction time
+
+
+class ReverseComplementAverage(nn.Module):
+    """Average a DNA model's outputs over a sequence and its reverse complement.
+
+    A promoter or binding site reads the same on either strand for many tasks; averaging both readings
+    removes the strand bias a model picked up from the training orientation.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # One-hot ACGT: reversing channels (complement) and positions (reverse) gives the reverse complement.
+        return (self.model(x) + self.model(x.flip(1).flip(2))) / 2  # (B, 4, L) -> (B, n_outputs)
+
+
+# --- folds
+
+
+def _pool(dataset: Dataset) -> Split:
+    """All examples of a data set (train, validation and test) in one split."""
+    parts = [dataset.train, dataset.val, dataset.test]
+    groups = None if any(p.groups is None for p in parts) else np.concatenate([p.groups for p in parts])
+    return Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]), None, groups)
+
+
+def sequence_copies(x: torch.Tensor) -> np.ndarray:
+    """An integer per example; identical inputs (copies of one sequence) share it."""
+    flat = x.flatten(1).numpy()
+    _, codes = np.unique(flat, axis=0, return_inverse=True)
+    return codes.reshape(-1)
+
+
+def cv_folds(dataset: Dataset, n_folds: int, grouped: bool, seed: int = 0):
+    """(pool, folds): every example once in a test fold, copies (and groups, if `grouped`) kept whole."""
+    pool = _pool(dataset)
+    labels = pool.y.numpy() if dataset.task in ("binary", "multiclass") else None
+    copies = sequence_copies(pool.x) if dataset.kind == "sequence" else np.arange(len(pool))
+    if grouped:
+        if pool.groups is None:
+            raise SynbiolabError(f"{dataset.name}: grouped folds need groups (--group-col)")
+        whole = connected_groups(copies, pool.groups)
+    else:
+        whole = copies
+    if len(np.unique(whole)) == len(whole) and labels is not None:
+        return pool, whole, kfold(n_folds, labels=labels, seed=seed)
+    return pool, whole, kfold(n_folds, labels=labels, groups=whole, seed=seed)
+
+
+def cross_validate(
+    config: Config,
+    n_folds: int = 5,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    baseline: bool = True,
+    rc_average: bool = False,
+    verbose: bool = True,
+    dataset: Dataset | None = None,
+) -> dict:
+    """Train and test a model on each of `n_folds` folds; report the mean and spread of the test metrics.
+
+    Args:
+        config: data, model and training settings (as for ``synbiolab train``).
+        n_folds: number of folds.
+        out: folder for cv.json and folds.csv (None: nothing written).
+        overwrite: replace an existing folder at `out`.
+        baseline: also fit the linear k-mer baseline on each fold (sequence data).
+        rc_average: also score the model with reverse-complement averaging (DNA).
+        verbose: print one line per fold and the summary.
+        dataset: an already loaded data set for ``config.data``.
+
+    Returns:
+        A dict with per-fold rows, and mean and standard deviation of each metric per method.
+    """
+    from .classical import kmer_baseline
+    from .train import console, fit
+
+    ds = dataset if dataset is not None else load_dataset(config.data)
+    if ds.task not in ("binary", "multiclass", "regression"):
+        raise SynbiolabError(
+            f"{ds.name} has no targets ({ds.task}); cross-validation needs a prediction task"
+        )
+    grouped = config.data.split == "grouped" or (
+        ds.train.groups is not None and "grouped" in ds.info.get("split", "")
+    )
+    pool, whole, folds = cv_folds(ds, n_folds, grouped, config.data.seed)
+    labels = pool.y.numpy() if ds.task in ("binary", "multiclass") else None
+    folder = prepare_run_dir(out, overwrite) if out is not None else None
+    rows = []
+    out_of_fold: dict[str, np.ndarray] = {}  # method -> outputs for every example, from the fold testing it
+
+    def record(method: str, test_idx: np.ndarray, outputs) -> None:
+        outputs = np.asarray(outputs, np.float32).reshape(len(test_idx), -1)
+        if method not in out_of_fold:
+            out_of_fold[method] = np.full((len(pool), outputs.shape[1]), np.nan, np.float32)
+        out_of_fold[method][test_idx] = outputs
+
+    for fold, (train_idx, test_idx) in enumerate(folds, start=1):
+        started = time.perf_counter()
+        # Validation comes from the training folds only, holding out copies/groups whole like the test fold.
+        rel_train, rel_val = held_out(
+            0.1,
+            "stratified" if labels is not None and not grouped else "grouped",
+            whole[train_idx],
+            None if labels is None else labels[train_idx],
+            config.data.seed + fold,
+            "val_size",
+        )
+        fold_ds = Dataset(
+            ds.name,
+            ds.task,
+            ds.kind,
+            pool.subset(train_idx[rel_train]),
+            pool.subset(train_idx[rel_val]),
+            pool.subset(test_idx),
+            ds.class_names,
+            ds.input_shape,
+            ds.target_names,
+            ds.info,
+        )
+        torch.manual_seed(config.train.seed + fold)
+        model = build_model(config.model.name, fold_ds, **config.model.params)
+        fit_config = type(config.train)(**{**config.train.__dict__, "seed": config.train.seed + fold})
+        result = fit(model, fold_ds, fit_config, verbose=False)
+        test_y = fold_ds.test.y
+        outputs = predict(result.model, fold_ds.test.x)
+        record(config.model.name, test_idx, outputs)
+        row = {
+            "fold": fold,
+            "method": config.model.name,
+            "n_test": len(test_idx),
+            "best_epoch": result.best_epoch,
+            "seconds": round(time.perf_counter() - started, 2),
+            **ranking_metrics(ds.task, outputs, test_y),
+        }
+        rows.append(row)
+        if rc_average:
+            outputs = predict(ReverseComplementAverage(result.model), fold_ds.test.x)
+            record(f"{config.model.name}+rc", test_idx, outputs)
+            rows.append(
+                {**row, "method": f"{config.model.name}+rc", **ranking_metrics(ds.task, outputs, test_y)}
+            )
+        if baseline and ds.kind == "sequence":
+            train_all = torch.cat([fold_ds.train.x, fold_ds.val.x])
+            y_all = torch.cat([fold_ds.train.y, fold_ds.val.y])
+            outputs = kmer_baseline(train_all.numpy(), y_all.numpy(), fold_ds.test.x.numpy(), ds.task)
+            record("kmer_linear", test_idx, outputs)
+            rows.append(
+                {
+                    "fold": fold,
+                    "method": "kmer_linear",
+                    "n_test": len(test_idx),
+                    "best_epoch": "",
+                    "seconds": "",
+                    **ranking_metrics(ds.task, outputs, test_y),
+                }
+            )
+        if verbose:
+            shown = [r for r in rows if r["fold"] == fold]
+            console.print(
+                f"fold {fold}/{n_folds}: "
+                + "; ".join(f"{r['method']} {_headline(ds.task, r)}" for r in shown)
+            )
+    summary = summarise(rows, ds.task)
+    # Metrics of the pooled out-of-fold predictions: every example predicted by the model that never saw it.
+    pooled = {method: ranking_metrics(ds.task, outputs, pool.y) for method, outputs in out_of_fold.items()}
+    result = {
+        "data": ds.name,
+        "model": config.model.name,
+        "task": ds.task,
+        "folds": n_folds,
+        "grouped": grouped,
+        "summary": summary,
+        "pooled": pooled,
+        "rows": rows,
+        "config": config.to_dict(),
+    }
+    if folder is not None:
+        atomic_write_json(folder / "cv.json", result)
+        atomic_write_csv(folder / "folds.csv", rows, list(rows[0]))
+    if verbose:
+        what = "whole groups held out" if grouped else "copies of a sequence kept in one fold"
+        console.print(f"{ds.name}, {n_folds}-fold cross-validation ({what}); mean +/- sd over folds:")
+        for method, stats in summary.items():
+            console.print(
+                f"  {method:<14} "
+                + ", ".join(f"{k} {v['mean']:.4f} +/- {v['std']:.4f}" for k, v in stats.items())
+            )
+            console.print(
+                f"  {'':<14} pooled out-of-fold: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in pooled[method].items())
+            )
+    return result
+
+
+def _headline(task: str, row: dict) -> str:
+    if task == "regression":
+        return f"r {row['pearson_r']:.3f}"
+    return f"acc {row['accuracy']:.3f}"
+
+
+def summarise(rows: list[dict], task: str) -> dict:
+    """Mean and (sample) standard deviation over folds of each metric, per method."""
+    keys = (
+        ["pearson_r", "spearman_rho", "r2", "mse"] if task == "regression" else ["accuracy", "auroc", "auprc"]
+    )
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        values = {k: np.array([r[k] for r in rows if r["method"] == method], float) for k in keys}
+        out[method] = {
+            k: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0}
+            for k, v in values.items()
+        }
+    return out
