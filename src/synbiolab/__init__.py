@@ -11,10 +11,13 @@ The public API::
 
 from .api import evaluate_run, predict_images, quickstart
 from .config import Config, DataConfig, ModelConfig, TrainConfig, apply_overrides, load_config
+from .crossval import cross_validate
 from .data import DATASETS, Dataset, Split, load_dataset, register_dataset
+from .data.sequences import kmer_counts, one_hot, read_sequences, reverse_complement
 from .diagnose import Diagnosis, RunFacts, diagnose, diagnose_history, fix
 from .errors import SynbiolabError, TrainingDiverged
 from .evaluate import evaluate, predict
+from .interpret import filter_pwms, in_silico_mutagenesis, match_filters
 from .models import MODELS, build_model, count_parameters, register_model
 from .report import register_section, write_report
 from .runs import Run, load_run
@@ -27,4 +30,6 @@ __all__ = [
     "evaluate", "evaluate_run", "fit", "load_config", "load_dataset", "load_run", "predict", "predict_images",
     "quickstart", "register_dataset", "register_model", "register_section", "train", "write_report",
     "Diagnosis", "RunFacts", "diagnose", "diagnose_history", "fix", "sweep",
+    "cross_validate", "filter_pwms", "in_silico_mutagenesis", "kmer_counts", "match_filters", "one_hot",
+    "read_sequences", "reverse_complement",
 ]
