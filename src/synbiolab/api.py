@@ -52,7 +52,7 @@ def predict_images(run_path: str | Path, paths) -> list[tuple[str, dict[str, flo
     norm = spec.get("normalisation") or {"mean": 0.0, "std": 1.0, "scale": 255.0}
     batch = []
     for p in paths:
-        arr = to_mnist_style(load_picture(p), size=height).astype(np.float32) / 255.0
+        arr = to_mnist_style(load_picture(p), size=height, fill=norm.get("fill", 20 / 28)).astype(np.float32) / 255.0
         batch.append((arr - norm["mean"]) / norm["std"])
     x = torch.from_numpy(np.stack(batch)).unsqueeze(1)
     probs = probabilities(spec["task"], predict(run.load_model(), x))

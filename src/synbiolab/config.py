@@ -22,7 +22,7 @@ from .errors import SynbiolabError
 class DataConfig:
     name: str = "mnist"  # a registered data set (`synbiolab data list`) or a path to a CSV/TSV/FASTA file
     data_dir: str | None = None  # folder holding mnist/ and synbio/; default: $SYNBIOLAB_DATA, then the cache
-    val_size: float | None = None  # validation examples carved from training (count, or fraction < 1); None: the set's default
+    val_size: float | None = None  # validation examples from training (count or fraction < 1); None: set's default
     test_size: float | None = None  # for data sets without an official test split: held-out count or fraction
     train_size: int | None = None  # subsample the training split to this many examples (stratified)
     classes: list[int] | None = None  # keep only these classes; two classes make a binary (sigmoid) task

@@ -191,7 +191,7 @@ def carve_validation(y_pool: np.ndarray, cfg: DataConfig, default_val: float) ->
     return train_idx, val_idx
 
 
-def _image_dataset(name, x_pool, y_pool, x_test, y_test, names, task, cfg, default_val, mean, std, info):
+def _image_dataset(name, x_pool, y_pool, x_test, y_test, names, task, cfg, default_val, mean, std, info, fill):
     train_idx, val_idx = carve_validation(y_pool, cfg, default_val)
 
     def tensor(images):
@@ -201,7 +201,8 @@ def _image_dataset(name, x_pool, y_pool, x_test, y_test, names, task, cfg, defau
     def split(images, labels):
         return Split(tensor(images), torch.from_numpy(labels.astype(np.int64)))
 
-    info = {**info, "normalisation": {"mean": mean, "std": std, "scale": 255.0}}
+    # `fill`: the share of the frame a digit spans, used to turn a user's picture into this style
+    info = {**info, "normalisation": {"mean": mean, "std": std, "scale": 255.0, "fill": fill}}
     return Dataset(
         name=name,
         task=task,
@@ -229,7 +230,7 @@ def _load_mnist(cfg: DataConfig) -> Dataset:
         "license": "CC BY-SA 3.0",
     }
     return _image_dataset(
-        "mnist", x_pool, y_pool, x_test, y_test, names_sel, task, cfg, 5000, MNIST_MEAN, MNIST_STD, info
+        "mnist", x_pool, y_pool, x_test, y_test, names_sel, task, cfg, 5000, MNIST_MEAN, MNIST_STD, info, 20 / 28
     )
 
 
@@ -256,6 +257,7 @@ def _load_digits(cfg: DataConfig) -> Dataset:
         DIGITS_MEAN,
         DIGITS_STD,
         info,
+        1.0,
     )
 
 

@@ -136,7 +136,9 @@ def download(url: str, dest: Path, checksum: str, algorithm: str = "md5", timeou
             shutil.copyfileobj(resp, out)
         got = file_digest(Path(tmp), algorithm)
         if got != checksum:
-            raise SynbiolabError(f"{url}: checksum mismatch ({algorithm} {got}, expected {checksum}); download discarded")
+            raise SynbiolabError(
+                f"{url}: checksum mismatch ({algorithm} {got}, expected {checksum}); download discarded"
+            )
         os.replace(tmp, dest)
         return dest
     finally:
@@ -144,49 +146,55 @@ def download(url: str, dest: Path, checksum: str, algorithm: str = "md5", timeou
             os.remove(tmp)
 
 
-def verify_file(path: Path, checksum: str, algorithm: str = "md5") -> None:
-    got = file_digest(path, algorithm)
-    if got != checksum:
-        raise SynbiolabError(
-            f"{path}: checksum mismatch ({algorithm} {got}, expected {checksum}); the file is corrupt or another "
-            "version: delete it to download it again"
-        )
+def _find_in(folder: Path) -> dict[str, Path] | None:
+    """The four MNIST files in `folder`, gzip-compressed or not, or None when any is missing."""
+    found = {}
+    for key, (name, _) in MNIST_FILES.items():
+        for candidate in (folder / name, folder / name.removesuffix(".gz")):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            return None
+    return found
 
 
 def resolve_mnist(data_dir: str | None = None, download_ok: bool = True) -> dict[str, Path]:
-    """Find the four MNIST files: ``<root>/mnist/`` for each data root, else download into the cache.
+    """Find the four MNIST files, in order: ``<data_dir>/mnist/``, ``$SYNBIOLAB_DATA/mnist/``, the user
+    cache, then a download into the cache from the public mirrors.
 
-    Files found in a data folder or the cache are checked against the official MD5s, so a corrupt copy
-    is reported instead of silently trained on.
+    Files in the cache came from a download and are checked against the official MD5s (a corrupt one is
+    deleted and fetched again); files in a data folder are the user's own and are checked for structure
+    when read (header against size, label count against image count).
     """
-    for root in data_roots(data_dir):
-        folder = root / "mnist"
-        paths = {k: folder / name for k, (name, _) in MNIST_FILES.items()}
-        if all(p.is_file() for p in paths.values()):
-            for key, p in paths.items():
-                verify_file(p, MNIST_FILES[key][1])
-            return paths
+    for root in data_roots(data_dir)[:-1]:
+        found = _find_in(root / "mnist")
+        if found:
+            return found
     target = cache_dir() / "mnist"
-    errors = []
-    if download_ok:
-        paths = {}
-        for key, (name, md5) in MNIST_FILES.items():
-            dest = target / name
-            if dest.is_file() and file_digest(dest) == md5:
+    paths: dict[str, Path] = {}
+    errors: list[str] = []
+    for key, (name, md5) in MNIST_FILES.items():
+        dest = target / name
+        if dest.is_file():
+            if file_digest(dest) == md5:
                 paths[key] = dest
                 continue
-            for mirror in MNIST_MIRRORS:
-                try:
-                    paths[key] = download(mirror + name, dest, md5)
-                    break
-                except SynbiolabError as exc:
-                    errors.append(str(exc))
-                except Exception as exc:  # noqa: BLE001 - network errors of any kind: try the next mirror
-                    errors.append(f"{mirror}{name}: {exc}")
-            if key not in paths:
+            dest.unlink()  # a corrupt cached copy is never used
+        if not download_ok:
+            break
+        for mirror in MNIST_MIRRORS:
+            try:
+                paths[key] = download(mirror + name, dest, md5)
                 break
-        if len(paths) == 4:
-            return paths
+            except SynbiolabError as exc:
+                errors.append(str(exc))
+            except Exception as exc:  # noqa: BLE001 - network errors of any kind: try the next mirror
+                errors.append(f"{mirror}{name}: {exc}")
+        if key not in paths:
+            break
+    if len(paths) == 4:
+        return paths
     names = ", ".join(name for name, _ in MNIST_FILES.values())
     raise SynbiolabError(
         f"MNIST not found and could not be downloaded; put {names} in <data-dir>/mnist/ "
@@ -219,11 +227,12 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, bunch.target.astype(np.int64)
 
 
-def to_mnist_style(image, size: int = 28) -> np.ndarray:
+def to_mnist_style(image, size: int = 28, fill: float = 20 / 28) -> np.ndarray:
     """Turn any picture of a digit into a 28x28 MNIST-style uint8 array (white digit on black).
 
     The digit is found by its bounding box, scaled to fit 20x20 keeping its aspect ratio and centred by
-    its centre of mass in a 28x28 field, as the MNIST images were prepared.
+    its centre of mass in a 28x28 field, as the MNIST images were prepared (`fill` is that 20/28; the
+    8x8 digits fill their whole field).
     """
     from PIL import Image
 
@@ -241,7 +250,7 @@ def to_mnist_style(image, size: int = 28) -> np.ndarray:
     if len(ys) == 0:
         ys, xs = np.nonzero(a > 0)
     crop = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    inner = round(size * 20 / 28)
+    inner = max(1, round(size * fill))
     scale = inner / max(crop.shape)
     h, w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
     small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize((w, h), Image.LANCZOS), dtype=np.float32)

@@ -1,0 +1,76 @@
+"""Model shapes, the loss that follows the task, the model registry and config overrides."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from synbiolab import Config, SynbiolabError, apply_overrides, build_model, count_parameters, default_config
+from synbiolab.evaluate import loss_for_task, task_metrics
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8)])
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_model_shapes(name, shape):
+    model = build_model(name, input_shape=shape, n_outputs=10)
+    x = torch.randn(5, *shape)
+    assert model(x).shape == (5, 10)
+    assert model.features(x).shape == (5, model.n_features)
+
+
+def test_mlp_is_784_wide_and_configurable():
+    model = build_model("mlp", input_shape=(1, 28, 28), n_outputs=10, hidden_units=[32, 16])
+    assert count_parameters(model) == 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
+    logistic = build_model("mlp", input_shape=(1, 28, 28), n_outputs=10, hidden_units=[])
+    assert count_parameters(logistic) == 7850
+
+
+def test_loss_follows_task():
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+    y = torch.tensor([0, 2])
+    assert torch.isclose(loss_for_task("multiclass")(logits, y), F.cross_entropy(logits, y))
+    # softmax cross-entropy by hand: -log(e^2 / (e^2 + e^0.5 + e^-1)), ...
+    by_hand = -(logits.softmax(1)[[0, 1], [0, 2]].log()).mean()
+    assert torch.isclose(loss_for_task("multiclass")(logits, y), by_hand)
+    z = torch.tensor([[1.5], [-0.5]])
+    yb = torch.tensor([1, 0])
+    expected = -(torch.log(torch.sigmoid(torch.tensor(1.5))) + torch.log(1 - torch.sigmoid(torch.tensor(-0.5)))) / 2
+    assert torch.isclose(loss_for_task("binary")(z, yb), expected)
+    assert torch.isclose(loss_for_task("regression")(torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [1.0]])),
+                         torch.tensor(2.5))
+
+
+def test_regression_metrics_against_closed_form():
+    y = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
+    m = task_metrics("regression", y * 2, y)
+    assert m["pearson_r"] == pytest.approx(1.0)
+    assert m["mse"] == pytest.approx(7.5)
+    assert m["r2"] == pytest.approx(1 - 7.5 / 1.25)
+
+
+def test_unknown_model_lists_valid():
+    with pytest.raises(SynbiolabError, match=r"unknown model 'resnet'; valid: mlp, cnn"):
+        build_model("resnet", input_shape=(1, 8, 8), n_outputs=10)
+
+
+def test_overrides_check_keys_and_types():
+    cfg = default_config("mnist", "mlp")
+    apply_overrides(cfg, ["train.lr=0.01", "model.hidden_units=[64,32]", "train.epochs=3", "data.classes=3,7"])
+    assert cfg.train.lr == 0.01 and cfg.model.params["hidden_units"] == [64, 32] and cfg.train.epochs == 3
+    assert cfg.data.classes == [3, 7]
+    with pytest.raises(SynbiolabError, match=r"unknown key 'train.lrate'; valid keys: .*train.lr"):
+        apply_overrides(cfg, ["train.lrate=0.1"])
+    with pytest.raises(SynbiolabError, match=r"train.epochs: expected an integer, got 'ten'"):
+        apply_overrides(cfg, ["train.epochs=ten"])
+    with pytest.raises(SynbiolabError, match=r"unknown key 'model.channels' for model 'mlp'; valid: model.hidden"):
+        apply_overrides(cfg, ["model.channels=[8]"])
+    with pytest.raises(SynbiolabError, match=r"expected key=value"):
+        apply_overrides(cfg, ["train.lr"])
+
+
+def test_config_round_trip():
+    cfg = default_config("digits", "cnn")
+    apply_overrides(cfg, ["model.channels=[8,16]"])
+    again = Config.from_dict(cfg.to_dict())
+    assert again == cfg

@@ -1,0 +1,196 @@
+"""End-to-end training: the CLI on digits, the run folder, resume, divergence, DDP, MNIST accuracy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from synbiolab import default_config, load_run, register_model, train
+from synbiolab.data.batches import InMemoryBatches
+from synbiolab.models import MLP, MODELS
+
+
+def test_cli_train_digits_end_to_end(cli, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, err = cli("train", "--data", "digits", "--model", "mlp", "--epochs", "30", "--set",
+                            "model.hidden_units=[128]", "--out", out)
+    assert code == 0, err
+    for name in ("config.json", "history.csv", "metrics.json", "model.safetensors", "model.json",
+                 "checkpoint/state.pt", "report.html", "figures/learning_curves.png",
+                 "figures/confusion_matrix.png", "figures/misclassified.png"):
+        assert (out / name).is_file(), name
+    run = load_run(out)
+    m = run.metrics
+    assert m["test"]["accuracy"] > 0.90
+    assert m["n_parameters"] == 64 * 128 + 128 + 128 * 10 + 10
+    assert list(run.history.columns) == ["epoch", "step", "train_loss", "train_metric", "train_error", "val_loss",
+                                         "val_metric", "val_error", "lr", "seconds"]
+    assert len(run.history) == 30 and m["best_epoch"] == int(run.history["val_loss"].idxmin()) + 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["epochs"] == 30 and config["model"]["params"] == {"hidden_units": [128]}
+    assert config["meta"]["versions"]["torch"] == torch.__version__
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") >= 3
+    assert f"weights of the best epoch ({m['best_epoch']} of 30" in report
+    assert f"{m['test']['accuracy']:.4f}" in report
+    # evaluate re-computes the same test accuracy from the saved weights
+    code, stdout, _ = cli("evaluate", out)
+    assert code == 0 and json.loads(stdout)["accuracy"] == pytest.approx(m["test"]["accuracy"])
+
+
+def test_existing_out_is_never_overwritten(cli, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, _, err = cli("train", "--data", "digits", "--epochs", "1", "--out", out)
+    assert code == 2 and "already exists" in err and "--overwrite" in err and err.count("\n") == 1
+    # --overwrite refuses a folder that is not a run, so a user's files are never deleted
+    code, _, err = cli("train", "--data", "digits", "--epochs", "1", "--out", out, "--overwrite")
+    assert code == 2 and (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--data", "mnits"], "unknown data set 'mnits'; valid: mnist, digits"),
+        (["--model", "resnet"], "unknown model 'resnet'; valid: mlp, cnn"),
+        (["--set", "train.lrate=1"], "unknown key 'train.lrate'; valid keys:"),
+        (["--set", "train.epochs=many"], "train.epochs: expected an integer, got 'many'"),
+        (["--set", "model.hidden=[3]"], "unknown key 'model.hidden' for model 'mlp'; valid: model.hidden_units"),
+        (["--optimizer", "lbfgs"], "train.optimizer='lbfgs' is unknown; valid: sgd, adam, adamw"),
+    ],
+)
+def test_bad_input_gives_one_line(cli, tmp_path, args, expected):
+    code, _, err = cli("train", "--data", "digits", "--epochs", "1", "--out", tmp_path / "r", *args)
+    assert code == 2
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_predict_reads_any_picture_and_rejects_non_images(cli, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "run"
+    assert cli("train", "--data", "digits", "--epochs", "20", "--out", out, "-q")[0] == 0
+    from synbiolab.data.images import load_digits_arrays
+
+    images, labels = load_digits_arrays()
+    # dark ink on white paper, 10x larger than the training images: predict converts it
+    picture = Image.fromarray(255 - images[labels == 3][0]).resize((80, 80), Image.NEAREST)
+    picture.save(tmp_path / "three.png")
+    code, stdout, err = cli("predict", out, tmp_path / "three.png")
+    assert code == 0, err
+    assert stdout.split(": ")[1].startswith("3 ")
+    (tmp_path / "notes.txt").write_text("not a picture")
+    code, _, err = cli("predict", out, tmp_path / "notes.txt")
+    assert code == 2 and "notes.txt: not an image file" in err and err.count("\n") == 1
+
+
+class NanAfter(MLP):
+    """An MLP whose output turns NaN after a given number of training forward passes."""
+
+    def __init__(self, input_shape=(1, 8, 8), n_outputs=10, nan_after: int = 25):
+        super().__init__(input_shape, n_outputs, hidden_units=[16])
+        self.nan_after, self.calls = nan_after, 0
+
+    def forward(self, x):
+        self.calls += self.training
+        out = super().forward(x)
+        return out * float("nan") if self.training and self.calls > self.nan_after else out
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(cli, tmp_path):
+    register_model("nan_after", NanAfter)
+    try:
+        out = tmp_path / "run"
+        code, _, err = cli("train", "--data", "digits", "--model", "nan_after", "--epochs", "5", "--out", out)
+        # digits: 1,222 training images / 128 = 10 steps an epoch; step 26 is in epoch 3
+        assert code == 2 and "loss became nan at step 26 (epoch 3)" in err and err.count("\n") == 1
+        ckpt = torch.load(out / "checkpoint" / "state.pt", weights_only=True)
+        assert ckpt["step"] == 20 and len(ckpt["history"]) == 2
+        assert json.loads((out / "metrics.json").read_text())["status"] == "diverged"
+        assert "diverged" in (out / "report.html").read_text()
+    finally:
+        MODELS.pop("nan_after")
+
+
+def test_resume_after_ctrl_c_reaches_the_same_weights(tmp_path, monkeypatch):
+    cfg = default_config("digits", "cnn")
+    cfg.train.epochs = 4
+    cfg.train.augment = "shift_rotate"  # its generator must be restored too
+    cfg.model.params = {"channels": [8, 16], "hidden_units": 32}
+    whole = train(cfg, out=tmp_path / "whole", verbose=False)
+
+    real_next = InMemoryBatches.next
+    calls = {"n": 0}
+
+    def next_then_ctrl_c(self):
+        calls["n"] += 1
+        if calls["n"] == 17:  # in the middle of epoch 2
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_next(self)
+
+    monkeypatch.setattr(InMemoryBatches, "next", next_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out=tmp_path / "cut", verbose=False)
+    monkeypatch.setattr(InMemoryBatches, "next", real_next)
+    ckpt = torch.load(tmp_path / "cut" / "checkpoint" / "state.pt", weights_only=True)
+    assert ckpt["step"] == 17 and len(ckpt["history"]) == 1
+    assert (tmp_path / "cut" / "report.html").is_file()  # a partial report
+    resumed = train(None, resume=tmp_path / "cut", verbose=False)
+    a = load_file(str(whole.path / "model.safetensors"))
+    b = load_file(str(resumed.path / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert np.allclose(whole.history["val_loss"], resumed.history["val_loss"])
+    assert resumed.metrics["test"]["accuracy"] == whole.metrics["test"]["accuracy"]
+
+
+def test_best_epoch_weights_are_kept(tmp_path):
+    cfg = default_config("digits", "mlp")
+    cfg.train.epochs, cfg.train.lr, cfg.train.schedule = 12, 0.05, "none"  # a noisy, too-high learning rate
+    run = train(cfg, out=tmp_path / "r", verbose=False)
+    h = run.history
+    best = int(h["val_loss"].idxmin())
+    assert run.metrics["best_epoch"] == best + 1
+    assert run.metrics["val"]["loss"] == pytest.approx(h["val_loss"][best], rel=1e-5)
+
+
+def test_early_stopping_with_patience(tmp_path):
+    cfg = default_config("digits", "mlp")
+    cfg.train.epochs, cfg.train.patience, cfg.train.schedule = 200, 3, "none"
+    run = train(cfg, out=tmp_path / "r", verbose=False)
+    m = run.metrics
+    assert m["stopped_early"] and m["epochs_run"] == m["best_epoch"] + 3 and m["epochs_run"] < 200
+
+
+def test_ddp_two_processes_match_one(tmp_path):
+    common = ["--data", "digits", "--model", "mlp", "--epochs", "15", "--device", "cpu", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = subprocess.run([sys.executable, "-m", "synbiolab", "train", *common, "--out", tmp_path / "one"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert single.returncode == 0, single.stderr
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+                          "29517", "-m", "synbiolab", "train", *common, "--out", tmp_path / "two"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    one, two = load_run(tmp_path / "one"), load_run(tmp_path / "two")
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["meta"]["world_size"] == 2
+    assert len(two.history) == 15
+    assert abs(one.metrics["test"]["accuracy"] - two.metrics["test"]["accuracy"]) < 0.03
+    assert two.metrics["test"]["accuracy"] > 0.9
+
+
+def test_mnist_cnn_one_epoch(mnist_dir, tmp_path):
+    cfg = default_config("mnist", "cnn")
+    cfg.train.epochs = 1
+    run = train(cfg, out=tmp_path / "cnn", verbose=False)
+    assert run.metrics["test"]["accuracy"] >= 0.985
