@@ -1,0 +1,144 @@
+"""Foundation benchmark: MNIST accuracy of the default recipes, speed against the classic PyTorch recipe,
+loop overhead against a bare loop, and peak memory. Prints numbers and ratios measured in this one run;
+nothing here is asserted (these machines are noisy).
+
+Usage: python bench/foundation.py [--device cpu|cuda] [--quick] [--reference PATH/classic_mnist.py]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import torch
+import torch.nn.functional as F
+
+from synbiolab import build_model, default_config, load_dataset, train
+from synbiolab.data.batches import InMemoryBatches
+
+
+def line(text: str) -> None:
+    print(text, flush=True)
+
+
+def recipe_run(data, model: str, device: str, out: Path, epochs: int | None = None):
+    cfg = default_config("mnist", model)
+    cfg.train.device = device
+    cfg.train.progress = False
+    if epochs is not None:
+        cfg.train.epochs = epochs
+    run = train(cfg, out=out, verbose=False, dataset=data)
+    m = run.metrics
+    return m["test"]["accuracy"], m["train_seconds"], cfg.train.epochs, run
+
+
+def time_to_99(data, device: str, tmp: Path):
+    """The default CNN with the shortest one-cycle recipe (1, 2, 3 epochs) that reaches 99.0 % test accuracy."""
+    for epochs in (1, 2, 3):
+        acc, seconds, _, _ = recipe_run(data, "cnn", device, tmp / f"cnn-{epochs}ep", epochs)
+        line(f"  cnn, {epochs} epoch(s): test accuracy {acc:.2%} in {seconds:.1f} s of training")
+        if acc >= 0.99:
+            return seconds, epochs
+    return None, None
+
+
+def classic_reference(script: Path, mnist_dir: Path, device: str):
+    """Run the classic recipe for 4 epochs; time to its own 99.0 % or to the end of its 4th epoch."""
+    proc = subprocess.run([sys.executable, str(script), str(mnist_dir), "4", device], capture_output=True, text=True)
+    if proc.returncode != 0:
+        line(f"  reference failed: {proc.stderr.strip().splitlines()[-1]}")
+        return None
+    epochs = [(float(a), float(s)) for a, s in re.findall(r"test_acc ([\d.]+)% elapsed ([\d.]+)s", proc.stdout)]
+    for i, (acc, seconds) in enumerate(epochs, 1):
+        line(f"  classic recipe epoch {i}: test accuracy {acc:.2f}% at {seconds:.1f} s")
+    hit = [s for a, s in epochs if a >= 99.0]
+    return (hit[0], "its 99.0 %") if hit else (epochs[-1][1], "the end of its 4th epoch")
+
+
+def bare_loop_seconds(data, device: str, epochs: int = 1) -> float:
+    """The same CNN, data, batch size and optimiser in a loop with nothing around the four steps."""
+    cfg = default_config("mnist", "cnn")
+    torch.manual_seed(0)
+    model = build_model("cnn", data).to(device).to(memory_format=torch.channels_last)
+    x = data.train.x.to(device).contiguous(memory_format=torch.channels_last)
+    batches = InMemoryBatches(x, data.train.y.to(device), cfg.train.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.train.lr, total_steps=batches.steps_per_epoch * epochs,
+                                                   pct_start=0.25, cycle_momentum=False)
+    model.train()
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(batches.steps_per_epoch * epochs):
+        xb, yb = batches.next()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            loss = F.cross_entropy(model(xb), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    sync()
+    return (time.perf_counter() - t0) / epochs
+
+
+def peak_rss_of_cli(out: Path, device: str) -> float:
+    """Peak resident memory (GB) of `synbiolab train --data mnist --model cnn` in a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "synbiolab", "train", "--data", "mnist", "--model", "cnn", "--epochs", "1",
+                    "--device", device, "--out", str(out), "-q"], check=True, capture_output=True)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(peak_kb, before) / 1024 / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quick", action="store_true", help="skip the full-recipe accuracy runs")
+    parser.add_argument("--reference", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" /
+                        "bench" / "classic_mnist.py")
+    args = parser.parse_args()
+    data = load_dataset("mnist")
+    mnist_dir = Path(os.environ.get("SYNBIOLAB_DATA", "")) / "mnist"
+    if args.device == "cuda":
+        line(f"device: {torch.cuda.get_device_name(0)}")
+    else:
+        line(f"device: cpu, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    with TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if not args.quick:
+            line("== accuracy of the default recipes (MNIST test split, 10,000 images)")
+            for model, goal in (("mlp", 0.983), ("cnn", 0.993)):
+                acc, seconds, epochs, _ = recipe_run(data, model, args.device, tmp / model)
+                line(f"{model}: test accuracy {acc:.2%} after {epochs} epochs, {seconds:.1f} s of training "
+                     f"(goal >= {goal:.1%}: {'met' if acc >= goal else 'NOT met'})")
+
+        line("== time to 99.0 % test accuracy, default CNN")
+        ours, epochs = time_to_99(data, args.device, tmp)
+        if args.reference.is_file() and mnist_dir.is_dir():
+            ref = classic_reference(args.reference, mnist_dir, args.device)
+            if ours is not None and ref is not None:
+                line(f"speed ratio: classic recipe {ref[0]:.1f} s (to {ref[1]}) / synbiolab cnn {ours:.1f} s "
+                     f"({epochs} epochs) = {ref[0] / ours:.1f}x (goal >= 10x; synbiolab goal <= 15 s)")
+        else:
+            line(f"reference {args.reference} or MNIST folder not found: ratio not measured")
+
+        line("== loop overhead: trainer vs a bare loop, 1 epoch each, same model/data/batch/optimiser")
+        bare = bare_loop_seconds(data, args.device)
+        _, trainer, _, run = recipe_run(data, "cnn", args.device, tmp / "overhead", 1)
+        line(f"bare loop {bare:.2f} s/epoch, trainer {trainer:.2f} s/epoch: overhead {100 * (trainer / bare - 1):+.1f} % "
+             "(goal within 3 %)")
+
+        line("== peak memory")
+        line(f"synbiolab train --data mnist --model cnn: peak RSS {peak_rss_of_cli(tmp / 'rss', args.device):.2f} GB "
+             "(goal <= 1.5 GB)")
+
+
+if __name__ == "__main__":
+    main()
