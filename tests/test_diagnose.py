@@ -367,3 +367,19 @@ def test_shift_rotate_augmentation_moves_images_by_at_most_two_pixels_per_axis()
     assert torch.allclose(mass, torch.full_like(mass, 16.0), atol=0.05)  # nothing falls off the image
     with pytest.raises(SynbiolabError, match="image data"):
         make_augmenter("shift_rotate", "sequence", seed=0)
+
+
+def test_run_that_diverged_before_its_first_epoch_is_unstable(tmp_path, overfit_run, cli):
+    run = tmp_path / "diverged"
+    run.mkdir()
+    config = json.loads((overfit_run.path / "config.json").read_text())
+    config["train"]["lr"] = 10.0
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "metrics.json").write_text(json.dumps({
+        "status": "diverged", "task": "multiclass",
+        "message": "loss became nan at step 3 (epoch 1); lower train.lr or set train.grad_clip"}))
+    code, out, err = cli("diagnose", run, "--no-noise")
+    assert code == 0, err
+    assert out.startswith("verdict: unstable") and "step 3" in out
+    saved = json.loads((run / "diagnosis.json").read_text())
+    assert saved["fixes"][0]["overrides"] == ["train.lr=1"]

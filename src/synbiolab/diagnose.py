@@ -742,20 +742,28 @@ def format_diagnosis(diagnosis: Diagnosis) -> str:
             return "n/a"
         return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
+    def percent(value, style="+.1%"):
+        if value is None or not math.isfinite(value):
+            return "n/a"
+        # A loss that blew up moves by many orders of magnitude: scientific notation keeps it readable.
+        return f"{value:{style}}" if abs(value) < 10 else f"{value * 100:+.2e} %"
+
     lines = [f"verdict: {diagnosis.verdict}", f"  {diagnosis.summary}", "evidence:"]
-    rows = [
-        ("train error (judged / best)", f"{number(ev['train_error'])} / {number(ev['best_train_error'])}"),
-        ("validation error (judged / best)", f"{number(ev['val_error'])} / {number(ev['best_val_error'])}"),
-        ("gap (absolute / relative)", f"{number(ev['gap'])} / {number(ev['gap_relative'], 2)}"),
-        ("reference error (trivial predictor)", number(ev["reference_error"])),
-        ("epoch of lowest validation loss", f"{ev['best_epoch']} of {ev['epochs']}"),
-        (f"validation loss trend (last {ev['trend_epochs']}, per epoch)", f"{ev['val_loss_trend']:+.1%}"),
-        ("training loss moved from start", f"{ev['train_loss_moved']:.0%}" if math.isfinite(
-            ev["train_loss_moved"]) else "n/a"),
-        ("parameters / training examples", f"{number(ev['n_parameters'])} / {number(ev['n_train'])}"),
-        ("label-noise estimate", f"{ev['label_noise_estimate']:.1%}" if ev["label_noise_estimate"] is not None
-         else "not measured"),
-    ]
+    if "train_error" not in ev:  # diverged before a single epoch was recorded
+        rows = [(key.replace("_", " "), number(value)) for key, value in ev.items()]
+    else:
+        noise = ev.get("label_noise_estimate")
+        rows = [
+            ("train error (judged / best)", f"{number(ev['train_error'])} / {number(ev['best_train_error'])}"),
+            ("validation error (judged / best)", f"{number(ev['val_error'])} / {number(ev['best_val_error'])}"),
+            ("gap (absolute / relative)", f"{number(ev['gap'])} / {number(ev['gap_relative'], 2)}"),
+            ("reference error (trivial predictor)", number(ev["reference_error"])),
+            ("epoch of lowest validation loss", f"{ev['best_epoch']} of {ev['epochs']}"),
+            (f"validation loss trend (last {ev['trend_epochs']}, per epoch)", percent(ev["val_loss_trend"])),
+            ("training loss fell from start by", percent(ev["train_loss_moved"], ".0%")),
+            ("parameters / training examples", f"{number(ev['n_parameters'])} / {number(ev['n_train'])}"),
+            ("label-noise estimate", f"{noise:.1%}" if noise is not None else "not measured"),
+        ]
     width = max(len(name) for name, _ in rows)
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
     if diagnosis.fixes:
