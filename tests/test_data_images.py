@@ -118,3 +118,15 @@ def test_shared_copy_is_untouched(mnist_dir):
     before = sorted(p.name for p in (mnist_dir / "mnist").iterdir())
     load_mnist_arrays(mnist_dir)
     assert sorted(p.name for p in (mnist_dir / "mnist").iterdir()) == before
+
+
+def test_corrupt_idx_in_data_dir_is_one_cli_line(mnist_dir, tmp_path, cli):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name, _ in MNIST_FILES.values():
+        (folder / name).write_bytes((mnist_dir / "mnist" / name).read_bytes())
+    raw = gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes())
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(raw[:5000]))
+    code, _, err = cli("data", "info", "mnist", "--data-dir", tmp_path)
+    assert code == 2 and err.count("\n") == 1
+    assert "t10k-images-idx3-ubyte.gz: IDX file truncated: header says 10000x28x28 = 7840016 bytes, file has 5000" in err

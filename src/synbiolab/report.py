@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -84,6 +85,7 @@ def learning_curves_figure(history, best_epoch: int | None = None, title: str = 
         if best_epoch:
             ax.axvline(best_epoch, color="k", ls="--", lw=0.8, label=f"best epoch {best_epoch}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(what)
         if np.all(np.concatenate([tr, va]) > 0) and what == "error":
             ax.set_yscale("log")
