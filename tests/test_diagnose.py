@@ -70,13 +70,15 @@ def test_overfitting_with_evidence_and_ranked_fixes():
     assert "data augmentation (random shifts and small rotations)" in titles
     overrides = [o for fix in diagnosis.fixes for o in fix.overrides]
     assert "train.augment=shift_rotate" in overrides
-    assert "train.weight_decay=0.0005" in overrides and "model.dropout=0.3" in overrides
+    assert "train.weight_decay=0.05" in overrides and "model.dropout=0.3" in overrides  # AdamW's scale
     assert "model.hidden_units=[512,512]" in overrides
 
 
 def test_overfitting_without_spare_data_or_images():
-    diagnosis = diagnose_history(overfit_history(), facts(n_train_available=500, data_kind="sequence"))
+    sgd = {"lr": 0.1, "epochs": 10, "weight_decay": 0.0, "optimizer": "sgd"}
+    diagnosis = diagnose_history(overfit_history(), facts(n_train_available=500, data_kind="sequence", train=sgd))
     overrides = [o for fix in diagnosis.fixes for o in fix.overrides]
+    assert "train.weight_decay=0.0005" in overrides  # an L2 penalty for SGD
     assert diagnosis.fixes[0].title == "early stopping at the best epoch"
     assert not any(o.startswith("data.train_size") for o in overrides)
     assert "train.augment=shift_rotate" not in overrides

@@ -88,6 +88,12 @@ NOISE_REPORT_FRACTION = 0.10
 #: longer looks like its class.
 MIN_AUGMENT_IMAGE_SIDE = 16
 
+#: Weight decay offered against overfitting. AdamW decays the weights by lr * weight_decay per step,
+#: apart from the gradient, so it needs a value about 100x larger than the L2 penalty of SGD or Adam
+#: to have the same effect at lr 1e-3.
+WEIGHT_DECAY_ADAMW = 0.05
+WEIGHT_DECAY_L2 = 5e-4
+
 #: Capacity changes: multiply (more capacity) or divide (less) every layer width by this factor.
 CAPACITY_FACTOR = 4
 
@@ -108,7 +114,8 @@ def thresholds() -> dict[str, float]:
              "STILL_IMPROVING_LOSS_SLOPE", "STILL_IMPROVING_ERROR_SLOPE", "UNSTABLE_DIVERGE_FACTOR",
              "UNSTABLE_BASELINE_FACTOR", "UNSTABLE_RISE", "UNSTABLE_MIN_RISES", "BARELY_MOVED_FRACTION",
              "EARLY_STOP_MIN_GAIN_FRACTION", "MORE_DATA_MIN_FACTOR", "NOISE_REPORT_FRACTION",
-             "STUCK_FRACTION", "MIN_AUGMENT_IMAGE_SIDE", "CAPACITY_FACTOR"]
+             "STUCK_FRACTION", "MIN_AUGMENT_IMAGE_SIDE", "WEIGHT_DECAY_ADAMW", "WEIGHT_DECAY_L2",
+             "CAPACITY_FACTOR"]
     return {name: globals()[name] for name in names}
 
 
@@ -561,7 +568,9 @@ def recommend_fixes(verdict: str, evidence: dict, facts: RunFacts) -> list[Fix]:
                              ["train.augment=shift_rotate"],
                              "each epoch sees the training images moved by up to 2 pixels and turned by up "
                              "to 10 degrees: more distinct examples for free"))
-        regularise = [f"train.weight_decay={format_value(max(5e-4, weight_decay * 10))}"]
+        optimizer = str(_train(facts, "optimizer", "adamw"))
+        floor = WEIGHT_DECAY_ADAMW if optimizer == "adamw" else WEIGHT_DECAY_L2
+        regularise = [f"train.weight_decay={format_value(max(floor, weight_decay * 10))}"]
         if dropout is not None and float(dropout) < 0.3:
             regularise.append("model.dropout=0.3")
         fixes.append(Fix("regularisation (weight decay" + (" and dropout)" if len(regularise) > 1 else ")"),
