@@ -1,0 +1,140 @@
+"""compare: pipeline names, a quick comparison on the 8x8 digits, the data-size view, --cnn checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from synbiolab import SynbiolabError
+from synbiolab.compare import DEFAULT_PIPELINES, compare_pipelines, parse_pipeline, parse_train_sizes
+
+
+def test_pipeline_names_parse_into_features_pca_and_classifier():
+    spec = parse_pipeline("hog+cnn+pca50+logistic_regression")
+    assert (spec.features, spec.pca_components, spec.classifier) == (("hog", "cnn"), 50, "logistic_regression")
+    assert spec.standardize and spec.uses_cnn
+    assert parse_pipeline("raw+knn").standardize is False
+    assert parse_pipeline("cnn").classifier == "softmax"
+    for bad in ("hog", "hog+boosting", "sift+knn", "pca10+knn", "hog+hog+knn", "cnn+"):
+        with pytest.raises(SynbiolabError, match="unknown pipeline .*valid: FEATURES\\+CLASSIFIER"):
+            parse_pipeline(bad)
+    assert parse_train_sizes("1000,100, 10000") == [100, 1000, 10000]
+    assert parse_train_sizes(None) == [None]
+    with pytest.raises(SynbiolabError, match="--train-size"):
+        parse_train_sizes("100,0")
+
+
+@pytest.fixture(scope="module")
+def digits_comparison(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "digits"
+    cache = tmp_path_factory.mktemp("features")
+    return compare_pipelines("digits", out=out, cache=cache, verbose=False)
+
+
+def test_quick_compare_on_digits_has_every_pipeline_above_chance(digits_comparison):
+    rows = digits_comparison.rows
+    assert [r["pipeline"] for r in rows] == list(DEFAULT_PIPELINES)
+    # Ten classes: chance is 10 %; every pipeline must do far better, the good ones above 90 %.
+    accuracies = {r["pipeline"]: r["test_accuracy"] for r in rows}
+    assert min(accuracies.values()) > 0.5, accuracies
+    for name in ("raw+pca50+knn", "hog+pca120+rbf_svm", "cnn", "hog+cnn+logistic_regression"):
+        assert accuracies[name] > 0.9, (name, accuracies[name])
+    by_name = {r["pipeline"]: r for r in rows}
+    assert by_name["raw+logistic_regression"]["feature_dim"] == 64
+    assert by_name["hog+linear_svm"]["feature_dim"] == 324  # 3x3 blocks x 2x2 cells x 9 orientations
+    assert by_name["hog+cnn+logistic_regression"]["feature_dim"] == 324 + 128  # HoG + the CNN's 128 units
+    assert by_name["hog+pca120+rbf_svm"]["chosen"].endswith("approximation=exact")
+    for r in rows:
+        assert r["train_size"] == 1222 and r["confusion"].sum() == 359
+        assert r["test_error"] == pytest.approx(1 - r["test_accuracy"])
+        assert 0 < r["predict_seconds_per_1000"] < 60
+
+
+def test_comparison_folder_holds_table_figures_and_report(digits_comparison):
+    folder = digits_comparison.path
+    with open(folder / "table.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["pipeline"] for row in table] == list(DEFAULT_PIPELINES)
+    assert {"features", "classifier", "feature_dim", "test_accuracy", "train_seconds",
+            "predict_seconds_per_1000"} <= set(table[0])
+    for name in ("test_error", "accuracy_vs_time", "confusion_matrices", "hog_vs_cnn_filters"):
+        png = folder / "figures" / f"{name}.png"
+        assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG", name
+    report = (folder / "report.html").read_text()
+    assert "hog+pca120+rbf_svm" in report and report.count("data:image/png;base64") == 4
+    assert "the CNN alone" in report  # the plain statement about combined vs CNN
+    results = json.loads((folder / "results.json").read_text())
+    assert len(results["rows"][0]["confusion"]) == 10
+    assert "<table>" in (folder / "table.html").read_text()
+
+
+def test_data_size_view_on_digits(tmp_path):
+    comparison = compare_pipelines("digits", pipelines="hog+knn,raw+logistic_regression", train_size="100,800",
+                                   out=tmp_path / "sizes", cache=False, verbose=False)
+    assert [(r["train_size"], r["pipeline"]) for r in comparison.rows] == [
+        (100, "hog+knn"), (100, "raw+logistic_regression"), (800, "hog+knn"), (800, "raw+logistic_regression")]
+    assert all(r["test_accuracy"] > 0.5 for r in comparison.rows)
+    assert (tmp_path / "sizes" / "figures" / "data_size.png").is_file()
+    assert set(comparison.table["train_size"]) == {100, 800}
+
+
+def test_cli_unknown_pipeline_is_one_line_listing_valid_names(cli, tmp_path):
+    code, out, err = cli("compare", "--data", "digits", "--pipelines", "hog+rbf_svm,hog+boosting",
+                         "--out", tmp_path / "c")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: unknown pipeline 'hog+boosting'")
+    assert "rbf_svm" in err and "knn" in err and "Traceback" not in err
+    assert not (tmp_path / "c").exists()  # nothing is written before the input is checked
+
+
+def test_cli_train_size_larger_than_the_data(cli, tmp_path):
+    code, _, err = cli("compare", "--data", "digits", "--train-size", "5000", "--out", tmp_path / "c")
+    assert code == 2 and err.count("\n") == 1
+    assert "--train-size 5000" in err and "valid: 1..1222" in err
+
+
+@pytest.fixture(scope="module")
+def digits_cnn_run(tmp_path_factory):
+    """A small CNN trained on the 8x8 digits through the CLI."""
+    from synbiolab.cli import main
+
+    folder = tmp_path_factory.mktemp("runs") / "digits-cnn"
+    try:
+        main(["train", "--data", "digits", "--model", "cnn", "--epochs", "8", "--out", str(folder), "--quiet",
+              "--set", "train.progress=false"])
+    except SystemExit as exc:  # only an error exits; success returns
+        pytest.fail(f"training the digits CNN failed with exit code {exc.code}")
+    return folder
+
+
+def test_cli_cnn_run_with_another_input_shape_is_refused(cli, tmp_path, digits_cnn_run):
+    other = tmp_path / "other-shape"
+    shutil.copytree(digits_cnn_run, other)
+    spec = json.loads((other / "model.json").read_text())
+    spec["input_shape"] = [1, 28, 28]
+    (other / "model.json").write_text(json.dumps(spec))
+    code, _, err = cli("compare", "--data", "digits", "--cnn", other, "--pipelines", "cnn",
+                       "--out", tmp_path / "c")
+    assert code == 2 and err.count("\n") == 1
+    assert "input shape (1, 28, 28)" in err and "uses 'digits' with input shape (1, 8, 8)" in err
+
+
+def test_cli_cnn_run_of_another_data_set_is_refused(cli, tmp_path, digits_cnn_run, mnist_dir):
+    code, _, err = cli("compare", "--data", "mnist", "--data-dir", mnist_dir, "--cnn", digits_cnn_run,
+                       "--pipelines", "hog+cnn+logistic_regression", "--out", tmp_path / "c")
+    assert code == 2 and err.count("\n") == 1
+    assert "trained on 'digits'" in err and "uses 'mnist'" in err and "Traceback" not in err
+
+
+def test_cli_compare_with_a_cnn_run(cli, tmp_path, digits_cnn_run):
+    code, out, err = cli("compare", "--data", "digits", "--cnn", digits_cnn_run, "--pipelines",
+                         "cnn,hog+cnn+logistic_regression", "--out", tmp_path / "c")
+    assert code == 0, err
+    rows = list(csv.DictReader(open(tmp_path / "c" / "table.csv")))
+    assert [r["pipeline"] for r in rows] == ["cnn", "hog+cnn+logistic_regression"]
+    assert all(float(r["test_accuracy"]) > 0.8 for r in rows)
+    assert f"CNN features from {digits_cnn_run}" in out
+    assert not (tmp_path / "c" / "cnn").exists()  # no CNN trained on the spot
