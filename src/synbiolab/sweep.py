@@ -357,21 +357,24 @@ def _errors_against(ax, x, summary: pd.DataFrame, log_x: bool, names=ERRORS) -> 
 
 
 def _shade_regions(ax, x: np.ndarray, summary: pd.DataFrame, best_index: int) -> None:
-    """Marks the two sides of the best point.
+    """Marks the sides of the best point where the runs were diagnosed as under- or overfitting.
 
-    A side whose training error is higher than the best point's is underfitting (the model cannot fit
-    what it sees); a side with training error as low or lower is overfitting (the error that remains
-    is the gap). This holds whichever way the knob turns capacity (width up, weight decay down).
+    A side is shaded by the verdict its runs got most often; when they tie, a side whose training error
+    is above the best point's is underfitting (the model cannot fit what it sees), otherwise overfitting.
+    A side whose runs are good fits is left plain.
     """
     train_error = summary["train_error"].to_numpy(float)
+    verdicts = summary["verdicts"].astype(str).tolist() if "verdicts" in summary else [""] * len(summary)
     left, right = x < x[best_index], x > x[best_index]
-    if not left.any() and not right.any():
-        return
     low, high = x.min(), x.max()
     for side, mask in (("left", left), ("right", right)):
         if not mask.any():
             continue
-        overfit = train_error[mask].mean() <= train_error[best_index]
+        n_over = sum("overfitting" in verdicts[i] for i in np.flatnonzero(mask))
+        n_under = sum("underfitting" in verdicts[i] for i in np.flatnonzero(mask))
+        if n_over == n_under == 0:
+            continue
+        overfit = n_over > n_under or (n_over == n_under and train_error[mask].mean() <= train_error[best_index])
         start, stop = (low, x[best_index]) if side == "left" else (x[best_index], high)
         ax.axvspan(start, stop, color="tab:red" if overfit else "tab:blue", alpha=0.07)
         middle = math.sqrt(start * stop) if ax.get_xscale() == "log" and start > 0 else (start + stop) / 2
@@ -436,8 +439,13 @@ def draw_figures(table: pd.DataFrame, summary: pd.DataFrame, keys: list[str], ou
                 x, label, log_x = n_parameters, "parameters (log scale)", True
             elif numbers is not None:
                 positive = numbers[numbers > 0]
-                log_x = len(positive) == len(numbers) and numbers.max() / numbers.min() >= 10
+                spread = len(positive) > 1 and positive.max() / positive.min() >= 10
+                log_x = spread and len(positive) == len(numbers)
                 x, label = numbers, key + (" (log scale)" if log_x else "")
+                if spread and not log_x and numbers.min() == 0:
+                    # Zero (e.g. no weight decay) beside values spanning decades: linear near 0, log beyond.
+                    ax.set_xscale("symlog", linthresh=float(positive.min()))
+                    label = key + " (log scale above " + f"{positive.min():g})"
             else:
                 x, label, log_x = np.arange(len(part), dtype=float), key, False
                 ax.set_xticks(x, [str(v) for v in part[key]])
