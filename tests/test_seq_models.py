@@ -93,8 +93,14 @@ def test_models_learn_a_planted_motif():
         labels.append(i % 2)
     x = torch.from_numpy(one_hot(seqs)[0])
     y = torch.tensor(labels, dtype=torch.float32)
-    for model in (CNN1d((4, 40), 1, global_pool="max"), RNN((4, 40), 1, hidden_units=16), CNNRNN((4, 40), 1)):
+    builders = (
+        lambda: CNN1d((4, 40), 1, global_pool="max"),
+        lambda: RNN((4, 40), 1, hidden_units=16),
+        lambda: CNNRNN((4, 40), 1),
+    )
+    for build in builders:
         torch.manual_seed(0)
+        model = build()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         for _ in range(100):
             loss = nn.functional.binary_cross_entropy_with_logits(model(x[:300])[:, 0], y[:300])
@@ -263,3 +269,14 @@ def test_cross_validation_tests_every_example_once(tmp_path):
     assert result["pooled"]["cnn1d"]["accuracy"] > 0.7
     saved = json.loads((tmp_path / "cv" / "cv.json").read_text())
     assert saved["summary"]["cnn1d"]["accuracy"]["std"] >= 0
+
+
+def test_vectorised_motif_matching_equals_pairwise_alignment():
+    motifs = jaspar_motifs()[:300] + CONSENSUS_MOTIFS
+    rng = np.random.default_rng(3)
+    for width in (4, 8, 12):
+        query = rng.dirichlet(np.full(4, 0.3), size=width)
+        fast = match_motifs(query, motifs, top=5)
+        pairwise = sorted(((motif_similarity(query, m.ppm)[0], m.motif_id) for m in motifs), reverse=True)[:5]
+        assert [m["motif_id"] for m in fast] == [motif_id for _, motif_id in pairwise]
+        np.testing.assert_allclose([m["score"] for m in fast], [score for score, _ in pairwise], atol=1e-9)

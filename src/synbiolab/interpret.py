@@ -252,26 +252,39 @@ _JASPAR_CACHE: dict[str, list[Motif]] = {}
 
 
 def jaspar_motifs(collection: str = "CORE", release: str | None = None) -> list[Motif]:
-    """All JASPAR motifs of a collection (every taxon), read offline from pyjaspar's bundled database."""
+    """The latest version of every JASPAR motif of a collection (all taxa), from pyjaspar's bundled database.
+
+    The matrices are read with one SQL query from the SQLite file that pyjaspar ships (offline), which is
+    much faster than building a Biopython motif object per matrix.
+    """
     key = f"{collection}:{release}"
     if key not in _JASPAR_CACHE:
         try:
             from pyjaspar import jaspardb
         except ImportError as exc:  # pragma: no cover - pyjaspar is a declared dependency of the bio extra
             raise SynbiolabError("JASPAR matching needs pyjaspar: pip install 'synbiolab[bio]'") from exc
-        import warnings
 
         database = jaspardb(release=release) if release else jaspardb()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            records = database.fetch_motifs(collection=collection, all_versions=False)
+        rows = database.conn.execute(
+            "SELECT m.BASE_ID, m.VERSION, m.NAME, d.row, d.col, d.val FROM MATRIX m "
+            "JOIN MATRIX_DATA d ON d.ID = m.ID WHERE m.COLLECTION = ?",
+            (collection,),
+        ).fetchall()
+        latest: dict[str, int] = {}
+        for base_id, version, *_ in rows:
+            latest[base_id] = max(latest.get(base_id, 0), int(version))
+        counts: dict[tuple[str, int, str], dict[tuple[str, int], float]] = {}
+        for base_id, version, name, letter, column, value in rows:
+            if int(version) == latest[base_id]:
+                counts.setdefault((base_id, version, name), {})[(letter, int(column))] = float(value or 0.0)
         motifs = []
-        for record in records:
-            counts = np.array([record.counts[base] for base in "ACGT"], float).T  # (w, 4)
-            counts += 0.01 * counts.sum(1, keepdims=True).clip(min=1)
-            ppm = counts / counts.sum(1, keepdims=True)
-            motifs.append(Motif(record.matrix_id, record.name, str(database.release), ppm))
-        _JASPAR_CACHE[key] = motifs
+        for (base_id, version, name), cells in counts.items():
+            width = max(column for _, column in cells)
+            matrix = np.array([[cells.get((b, c), 0.0) for b in "ACGT"] for c in range(1, width + 1)])
+            matrix += 0.01 * matrix.sum(1, keepdims=True).clip(min=1)  # a small pseudocount per column
+            ppm = matrix / matrix.sum(1, keepdims=True)
+            motifs.append(Motif(f"{base_id}.{version}", name, str(database.release), ppm))
+        _JASPAR_CACHE[key] = sorted(motifs, key=lambda m: m.motif_id)
     return _JASPAR_CACHE[key]
 
 
@@ -313,24 +326,83 @@ def trim_ppm(ppm: np.ndarray, min_information: float = 0.3) -> np.ndarray:
     return ppm if len(keep) == 0 else ppm[keep[0] : keep[-1] + 1]
 
 
+_BANK_GAP = 64  # zero columns between motifs in a bank: a query up to this wide never spans two motifs
+
+
+@dataclass
+class _MotifBank:
+    """All motifs' normalised columns laid end to end (both strands), separated by zero columns."""
+
+    columns: dict[str, np.ndarray]  # strand -> (C, 4)
+    owner: dict[str, np.ndarray]  # strand -> (C,) motif index, -1 in the gaps
+    starts: dict[str, np.ndarray]  # strand -> (M,) first column of each motif
+    widths: np.ndarray  # (M,)
+
+
+_BANKS: dict[int, tuple[list[Motif], _MotifBank]] = {}
+
+
+def _bank(motifs: list[Motif]) -> _MotifBank:
+    cached = _BANKS.get(id(motifs))
+    if cached is not None and cached[0] is motifs:
+        return cached[1]
+    columns, owner, starts = {}, {}, {}
+    for strand in ("+", "-"):
+        parts, owners, firsts, position = [], [], [], _BANK_GAP
+        for index, motif in enumerate(motifs):
+            ppm = motif.ppm if strand == "+" else motif.ppm[::-1, ::-1]
+            parts += [np.zeros((_BANK_GAP, 4)), _normalise_columns(np.asarray(ppm, float))]
+            owners += [np.full(_BANK_GAP, -1), np.full(len(ppm), index)]
+            firsts.append(position)
+            position += len(ppm) + _BANK_GAP
+        parts.append(np.zeros((_BANK_GAP, 4)))
+        owners.append(np.full(_BANK_GAP, -1))
+        columns[strand], owner[strand] = np.vstack(parts), np.concatenate(owners)
+        starts[strand] = np.array(firsts)
+    bank = _MotifBank(columns, owner, starts, np.array([len(m.ppm) for m in motifs]))
+    _BANKS[id(motifs)] = (motifs, bank)
+    return bank
+
+
 def match_motifs(ppm: np.ndarray, motifs: list[Motif], top: int = 3, min_overlap: int = 5) -> list[dict]:
-    """The `top` known motifs most similar to `ppm` (trimmed of flat ends first), best first."""
+    """The `top` known motifs most similar to `ppm` (trimmed of flat ends first), best first.
+
+    Scores are those of :func:`motif_similarity`, computed for all motifs at once: the column correlations
+    of the query with every bank column, summed along each diagonal (one alignment per diagonal).
+    """
     query = trim_ppm(ppm)
-    scored = []
-    for motif in motifs:
-        score, offset, strand = motif_similarity(query, motif.ppm, min_overlap)
-        scored.append(
-            {
-                "motif_id": motif.motif_id,
-                "name": motif.name,
-                "source": motif.source,
-                "score": score,
-                "offset": offset,
-                "strand": strand,
-            }
-        )
-    scored.sort(key=lambda m: -m["score"])
-    return scored[:top]
+    if len(query) > _BANK_GAP:
+        scored = [dict(zip(("score", "offset", "strand"), motif_similarity(query, m.ppm, min_overlap), strict=True))
+                  | {"motif_id": m.motif_id, "name": m.name, "source": m.source} for m in motifs]
+        return sorted(scored, key=lambda m: -m["score"])[:top]
+    bank = _bank(motifs)
+    q = _normalise_columns(np.asarray(query, float))
+    wq = len(q)
+    best_score = np.full(len(motifs), -np.inf)
+    best_offset = np.zeros(len(motifs), int)
+    best_strand = np.array(["+"] * len(motifs))
+    rows = np.arange(wq)[:, None]
+    for strand in ("+", "-"):
+        similarity = q @ bank.columns[strand].T  # (wq, C): correlation of query column i with bank column c
+        n_starts = similarity.shape[1] - wq + 1
+        diagonal = rows + np.arange(n_starts)[None, :]  # (wq, starts): the bank column facing query column i
+        owner = bank.owner[strand][diagonal]  # (wq, starts)
+        motif = owner.max(0)  # the one motif a diagonal meets (gaps are wider than the query)
+        overlap = (owner >= 0).sum(0)
+        sums = similarity[rows, diagonal].sum(0)
+        valid = (motif >= 0) & (overlap >= np.minimum(min(min_overlap, wq), bank.widths[motif]))
+        scores = np.where(valid, sums / np.maximum(wq, overlap), -np.inf)
+        starts = np.arange(n_starts)
+        for index in np.flatnonzero(valid):
+            m = motif[index]
+            if scores[index] > best_score[m]:
+                best_score[m] = scores[index]
+                best_offset[m] = bank.starts[strand][m] - starts[index]
+                best_strand[m] = strand
+    order = np.argsort(-best_score)[:top]
+    return [{"motif_id": motifs[i].motif_id, "name": motifs[i].name, "source": motifs[i].source,
+             "score": float(best_score[i]), "offset": int(best_offset[i]), "strand": str(best_strand[i])}
+            for i in order]
 
 
 def match_filters(
