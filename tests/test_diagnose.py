@@ -385,3 +385,12 @@ def test_run_that_diverged_before_its_first_epoch_is_unstable(tmp_path, overfit_
     assert out.startswith("verdict: unstable") and "step 3" in out
     saved = json.loads((run / "diagnosis.json").read_text())
     assert saved["fixes"][0]["overrides"] == ["train.lr=1"]
+
+
+def test_a_steep_loss_fall_is_still_improving_even_when_the_coarse_error_did_not_move():
+    table = history([1.6, 0.78, 0.53], [1.59, 0.81, 0.58], [0.15, 0.084, 0.062], [0.19, 0.097, 0.097])
+    diagnosis = diagnose_history(table, facts(n_train=1222, train={"lr": 3e-3, "epochs": 3}))
+    assert diagnosis.verdict == "still improving"
+    # A gentle fall with a settled error is not.
+    table = history([0.3, 0.06, 0.045], [0.15, 0.074, 0.065], [0.03, 0.013, 0.0097], [0.047, 0.0225, 0.018])
+    assert diagnose_history(table, facts(n_train=10_000)).verdict == "good fit"

@@ -259,7 +259,7 @@ def resolve_rbf_approximation(rbf_approximation: str, n_train: int, dim: int) ->
     return "exact" if n_train <= EXACT_RBF_MAX_SAMPLES or dim <= EXACT_RBF_MAX_DIM else "nystroem"
 
 
-def _grid_settings(classifier: str, quick: bool, n_train: int, rbf_approximation: str) -> list[dict]:
+def _grid_settings(classifier: str, rbf_approximation: str) -> list[dict]:
     grid = dict(CLASSIFIERS[classifier].grid)
     extra: dict[str, Any] = {}
     if classifier == "rbf_svm":
@@ -278,7 +278,7 @@ def _confusion(predicted: np.ndarray, labels: np.ndarray, n_classes: int) -> np.
     return matrix
 
 
-def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float = 0.0, quick: bool = False,
+def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float = 0.0,
                  rbf_approximation: str = "exact", seed: int = 0) -> dict:
     """Fit a pipeline for each setting of its grid, keep the best on validation, test it once.
 
@@ -286,7 +286,6 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
         spec: the parsed pipeline.
         store: features of the data set.
         cnn_seconds: training time of the CNN, counted in train_seconds of pipelines that use it.
-        quick: the quick preset (kept for future grid trimming; grids are already small).
         rbf_approximation: 'exact', 'nystroem' or 'auto' (see resolve_rbf_approximation) for rbf_svm.
         seed: random_state of the classifiers.
 
@@ -313,7 +312,7 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
         val_scores = {}
         dim = spec.pca_components or x_train.shape[1]
         approximation = resolve_rbf_approximation(rbf_approximation, len(x_train), dim)
-        for settings in _grid_settings(spec.classifier, quick, len(x_train), approximation):
+        for settings in _grid_settings(spec.classifier, approximation):
             model = build_classifier(spec.classifier, pca_components=spec.pca_components,
                                      standardize=spec.standardize, random_state=seed, **settings)
             start = time.perf_counter()
@@ -374,6 +373,12 @@ def check_cnn_run(run_path: str | Path, dataset) -> Any:
     if spec.get("kind") != "image" or spec.get("task") != dataset.task:
         raise SynbiolabError(f"--cnn {run_path}: the run is a {spec.get('task')} model; this comparison "
                              f"needs a {dataset.task} image model")
+    from .models import MODELS
+
+    model_class = MODELS[spec["name"]].cls if spec.get("name") in MODELS else None
+    if model_class is None or not hasattr(model_class, "features"):
+        raise SynbiolabError(f"--cnn {run_path}: model '{spec.get('name')}' has no features(x) to extract; "
+                             f"give a run of the 'cnn' model")
     return run
 
 
@@ -490,7 +495,9 @@ def compare_pipelines(
         raise SynbiolabError(f"--train-size {too_big[0]}: '{data}' has {n_pool} training images after the "
                              f"validation split; valid: 1..{n_pool}")
     needs_cnn = any(s.uses_cnn for s in specs)
-    cnn = check_cnn_run(cnn_run, full) if cnn_run is not None and needs_cnn else None
+    # A given run is checked even when no chosen pipeline uses it: a wrong path should not pass silently.
+    checked_run = check_cnn_run(cnn_run, full) if cnn_run is not None else None
+    cnn = checked_run if needs_cnn else None
 
     default_out = Path("runs") / f"compare-{data}-{datetime.now():%Y%m%d-%H%M%S}"
     folder = prepare_run_dir(out or default_out, overwrite)
@@ -527,8 +534,8 @@ def compare_pipelines(
                 notes.append(f"train size {n_train}: CNN trained on the spot ({where}, {cnn_seconds:.1f} s)")
         for spec in specs:
             start = time.perf_counter()
-            row = run_pipeline(spec, store, cnn_seconds=cnn_seconds, quick=quick,
-                               rbf_approximation=rbf_approximation, seed=seed)
+            row = run_pipeline(spec, store, cnn_seconds=cnn_seconds, rbf_approximation=rbf_approximation,
+                               seed=seed)
             row["train_size"] = n_train
             if spec.classifier == "rbf_svm":
                 notes.append(_rbf_note(n_train, spec.name, row["chosen"]))

@@ -53,6 +53,11 @@ TREND_WINDOW = 2
 STILL_IMPROVING_LOSS_SLOPE = 0.01
 STILL_IMPROVING_ERROR_SLOPE = 0.01
 
+#: A validation loss that fell by at least this fraction in the last epoch is still improving even when
+#: the error did not move: on a small validation set the error moves in coarse steps (1 of 216
+#: examples is 0.5 %), the loss does not.
+STILL_IMPROVING_STRONG_LOSS_SLOPE = 0.25
+
 #: "Unstable": a training loss (or any loss) that is NaN or infinite; a training loss that ends this
 #: factor above its own minimum (diverged); a training loss above this factor times the trivial
 #: predictor's loss (worse than guessing: the weights blew up); or at least UNSTABLE_MIN_RISES
@@ -111,7 +116,8 @@ def thresholds() -> dict[str, float]:
     """Returns every threshold of the rule book by name (for reports and diagnosis.json)."""
     names = ["UNDERFIT_TRAIN_FRACTION", "OVERFIT_GAP_FRACTION", "OVERFIT_VAL_LOSS_RISE",
              "OVERFIT_MIN_EPOCHS_SINCE_BEST", "OVERFIT_GAP_WITH_RISE_FRACTION", "TREND_WINDOW",
-             "STILL_IMPROVING_LOSS_SLOPE", "STILL_IMPROVING_ERROR_SLOPE", "UNSTABLE_DIVERGE_FACTOR",
+             "STILL_IMPROVING_LOSS_SLOPE", "STILL_IMPROVING_ERROR_SLOPE", "STILL_IMPROVING_STRONG_LOSS_SLOPE",
+             "UNSTABLE_DIVERGE_FACTOR",
              "UNSTABLE_BASELINE_FACTOR", "UNSTABLE_RISE", "UNSTABLE_MIN_RISES", "BARELY_MOVED_FRACTION",
              "EARLY_STOP_MIN_GAIN_FRACTION", "MORE_DATA_MIN_FACTOR", "NOISE_REPORT_FRACTION",
              "STUCK_FRACTION", "MIN_AUGMENT_IMAGE_SIDE", "WEIGHT_DECAY_ADAMW", "WEIGHT_DECAY_L2",
@@ -133,7 +139,8 @@ RULES_TEXT = (
     "by the larger factor; the other is noted.",
     "still improving: validation loss lowest at the last epoch, falling >= STILL_IMPROVING_LOSS_SLOPE per "
     "epoch, and validation error falling >= STILL_IMPROVING_ERROR_SLOPE of the reference error per epoch "
-    "over the last TREND_WINDOW epochs (a single epoch is measured from the trivial predictor).",
+    "(or the loss falling >= STILL_IMPROVING_STRONG_LOSS_SLOPE per epoch) over the last TREND_WINDOW "
+    "epochs (a single epoch is measured from the trivial predictor).",
     "good fit: none of the above.",
 )
 
@@ -442,7 +449,8 @@ def decide_verdict(evidence: dict) -> tuple[str, list[str]]:
     loss_falling = (evidence["epochs_since_best"] == 0
                     and -evidence["val_loss_trend"] >= STILL_IMPROVING_LOSS_SLOPE)
     error_falling = -evidence["val_error_trend"] >= STILL_IMPROVING_ERROR_SLOPE * evidence["reference_error"]
-    if loss_falling and error_falling:
+    strong_fall = -evidence["val_loss_trend"] >= STILL_IMPROVING_STRONG_LOSS_SLOPE
+    if loss_falling and (error_falling or strong_fall):
         return "still improving", [
             f"validation loss is lowest at the last epoch and fell {-evidence['val_loss_trend']:.1%} per "
             f"epoch (threshold {STILL_IMPROVING_LOSS_SLOPE:.0%}) over the last {evidence['trend_epochs']} "
