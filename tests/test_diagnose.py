@@ -235,10 +235,14 @@ def test_diagnosis_serialises_to_json_and_prints_thresholds():
 
 
 def test_scale_capacity_names_the_new_size():
-    assert scale_capacity({"hidden_units": [2048, 2048]}, 0.25) == ("hidden_units", [512, 512])
-    assert scale_capacity({"hidden_units": [1]}, 0.25) is None
-    assert scale_capacity({"hidden_size": 64}, 4) == ("hidden_size", 256)
-    assert scale_capacity({"lr_scale": 2}, 4) is None
+    assert scale_capacity({"hidden_units": [2048, 2048]}, 0.25) == {"hidden_units": [512, 512]}
+    assert scale_capacity({"hidden_units": [1]}, 0.25) == {}
+    assert scale_capacity({"hidden_size": 64}, 4) == {"hidden_size": 256}
+    assert scale_capacity({"lr_scale": 2}, 4) == {}
+    # A CNN widens its convolutions and its dense layer; a missing dense layer (0) stays missing.
+    cnn = {"channels": (16, 32), "hidden_units": 128, "dropout": 0.25}
+    assert scale_capacity(cnn, 4) == {"hidden_units": 512, "channels": [64, 128]}
+    assert scale_capacity({"channels": (16, 32), "hidden_units": 0}, 4) == {"channels": [64, 128]}
 
 
 # --- label noise

@@ -478,38 +478,38 @@ def format_value(value) -> str:
     return str(value)
 
 
-def _capacity_key(params: dict) -> str | None:
-    for key in CAPACITY_KEYS:
-        value = params.get(key)
-        if isinstance(value, (int, list, tuple)) and not isinstance(value, bool):
-            return key
-    return None
-
-
-def scale_capacity(params: dict, factor: float) -> tuple[str, object] | None:
-    """Returns (key, new value) with every layer width multiplied by `factor`, or None.
+def scale_capacity(params: dict, factor: float) -> dict:
+    """Returns every layer width of a model multiplied by `factor`, by parameter name.
 
     Args:
-        params: the model's constructor arguments.
+        params: the model's constructor arguments (e.g. `hidden_units` of an MLP; `channels` and
+            `hidden_units` of a CNN).
         factor: > 1 for more capacity, < 1 for less. An empty list of hidden layers (a linear
             model) grows into one hidden layer of 32 * factor units.
 
     Returns:
-        The parameter to set and its new value, or None when the model has no width parameter or
-        the width cannot change.
+        {parameter: new value} for the widths that change; empty when the model has none.
     """
-    key = _capacity_key(params)
-    if key is None:
-        return None
-    value = params[key]
-    if isinstance(value, int):
-        new = max(1, int(round(value * factor)))
-        return (key, new) if new != value else None
-    widths = list(value)
-    if not widths:
-        return (key, [int(32 * factor)]) if factor > 1 else None
-    new_widths = [max(1, int(round(width * factor))) for width in widths]
-    return (key, new_widths) if new_widths != widths else None
+    changes = {}
+    for key in CAPACITY_KEYS:
+        value = params.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
+            continue
+        if isinstance(value, int):
+            new = max(1, int(round(value * factor))) if value > 0 else value
+        elif not value:
+            new = [int(32 * factor)] if factor > 1 else []
+        else:
+            new = [max(1, int(round(width * factor))) for width in value]
+        if new != (list(value) if isinstance(value, (list, tuple)) else value):
+            changes[key] = new
+    return changes
+
+
+def _capacity_fix(title: str, params: dict, changes: dict, reason: str) -> Fix:
+    """A Fix that sets every changed width, titled with the old and new sizes."""
+    sizes = ", ".join(f"{key} {format_value(params[key])} -> {format_value(new)}" for key, new in changes.items())
+    return Fix(f"{title} ({sizes})", [f"model.{key}={format_value(new)}" for key, new in changes.items()], reason)
 
 
 def _train(facts: RunFacts, key: str, default):
@@ -586,12 +586,11 @@ def recommend_fixes(verdict: str, evidence: dict, facts: RunFacts) -> list[Fix]:
                          f"penalises large weights{' and co-adapted units' if len(regularise) > 1 else ''} "
                          f"so the model cannot memorise {facts.n_train or 'the'} examples as easily"))
         smaller = scale_capacity(facts.model_params, 1.0 / CAPACITY_FACTOR)
-        if smaller is not None:
-            key, value = smaller
-            fixes.append(Fix(f"smaller model ({key} {format_value(facts.model_params[key])} -> "
-                             f"{format_value(value)})", [f"model.{key}={format_value(value)}"],
-                             f"{facts.n_parameters or 'many'} parameters for {facts.n_train or 'few'} "
-                             f"examples; {CAPACITY_FACTOR}x narrower layers hold fewer memorised details"))
+        if smaller:
+            fixes.append(_capacity_fix(
+                "smaller model", facts.model_params, smaller,
+                f"{facts.n_parameters or 'many'} parameters for {facts.n_train or 'few'} examples; "
+                f"{CAPACITY_FACTOR}x narrower layers hold fewer memorised details"))
         if early_useful and early not in fixes:
             fixes.append(early)
         return fixes
@@ -612,13 +611,11 @@ def recommend_fixes(verdict: str, evidence: dict, facts: RunFacts) -> list[Fix]:
                           f"validation loss still fell {-evidence['val_loss_trend']:.1%} per epoch at the "
                           "end")
         bigger = scale_capacity(facts.model_params, CAPACITY_FACTOR)
-        if bigger is not None:
-            key, value = bigger
-            fixes.append(Fix(f"more capacity ({key} {format_value(facts.model_params[key])} -> "
-                             f"{format_value(value)})", [f"model.{key}={format_value(value)}"],
-                             f"training error {evidence['train_error']:.3f} is "
-                             f"{evidence['train_error_vs_reference']:.0%} of the trivial predictor's: the "
-                             "model cannot represent the training set"))
+        if bigger:
+            fixes.append(_capacity_fix(
+                "more capacity", facts.model_params, bigger,
+                f"training error {evidence['train_error']:.3f} is {evidence['train_error_vs_reference']:.0%} "
+                "of the trivial predictor's: the model cannot represent the training set"))
         if still_falling:
             # Before capacity when the curve has not flattened: a longer run costs nothing to try.
             position = 1 if barely_moved else 0
