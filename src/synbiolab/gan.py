@@ -11,6 +11,7 @@ Two losses are offered:
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -187,9 +188,8 @@ class GanConfig:
     judge_epochs: int = 3  # epochs of the judge trained on the spot
     tog_samples: int = 60000  # generated digits for "train on generated, test on real" (conditional, 0: skip)
     tog_epochs: int = 3  # epochs of that classifier
-    time_limit: float = (
-        0.0  # stop after the first epoch that ends past this many seconds of training (0: none)
-    )
+    ema_decay: float = 0.999  # samples come from a moving average of the generator's weights (0: the raw ones)
+    time_limit: float = 0.0  # stop after the first epoch that ends past this many seconds of training (0: none)
 
 
 # TrainConfig and GanConfig defaults per model: the published recipes.
@@ -223,9 +223,7 @@ def build_gan(name: str, input_shape, n_outputs: int, **params) -> nn.Module:
     import inspect
 
     cls = gan_model_class(name)
-    valid = [
-        k for k in inspect.signature(cls.__init__).parameters if k not in ("self", "input_shape", "n_outputs")
-    ]
+    valid = [k for k in inspect.signature(cls.__init__).parameters if k not in ("self", "input_shape", "n_outputs")]
     unknown = [k for k in params if k not in valid]
     if unknown:
         raise SynbiolabError(f"model '{name}' has no parameter '{unknown[0]}'; valid: {', '.join(valid)}")
@@ -289,9 +287,7 @@ def prepare_gan_data(dataset, holdout: float = 0.1, seed: int = 0) -> GanData:
     if dataset.kind == "image":
         normalisation = dataset.info.get("normalisation")
         if not normalisation:
-            raise SynbiolabError(
-                f"data set '{dataset.name}' has no normalisation info; a GAN needs image pixels"
-            )
+            raise SynbiolabError(f"data set '{dataset.name}' has no normalisation info; a GAN needs image pixels")
         train_x = to_generator_range(torch.cat([dataset.train.x, dataset.val.x]), normalisation)
         train_y = torch.cat([dataset.train.y, dataset.val.y])
         n_classes = len(dataset.class_names) if dataset.class_names else 0
@@ -308,9 +304,7 @@ def prepare_gan_data(dataset, holdout: float = 0.1, seed: int = 0) -> GanData:
             normalisation,
         )
     if dataset.kind != "sequence":
-        raise SynbiolabError(
-            f"data set '{dataset.name}' is of kind {dataset.kind!r}; a GAN takes image or sequence"
-        )
+        raise SynbiolabError(f"data set '{dataset.name}' is of kind {dataset.kind!r}; a GAN takes image or sequence")
     no_labels = torch.zeros(len(dataset.train) + len(dataset.val), dtype=torch.long)
     if dataset.task == "generative" and len(dataset.test) >= 2:
         # a data set made for generative models carries its own held-out split: use it as it is
@@ -404,9 +398,7 @@ def hard_one_hot(soft: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def judge_outputs(
-    judge: nn.Module, x: torch.Tensor, batch_size: int = 1000
-) -> tuple[torch.Tensor, torch.Tensor]:
+def judge_outputs(judge: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, logits) of a classifier on x, batch by batch, on the judge's device."""
     device = next(judge.parameters()).device
     judge.eval()
@@ -510,9 +502,7 @@ class SequenceQuality:
             natural = self.train_codes[pick]
             self._references[n] = {
                 "kmer_r_ceiling": kmer_pearson(natural, self.heldout_codes, self.k),
-                "kmer_r_floor": kmer_pearson(
-                    shuffle_sequences(natural, self.seed), self.heldout_codes, self.k
-                ),
+                "kmer_r_floor": kmer_pearson(shuffle_sequences(natural, self.seed), self.heldout_codes, self.k),
             }
         return self._references[n]
 
@@ -627,9 +617,7 @@ def fit_gan(
     cfg = train_config or TrainConfig()
     gcfg = gan_config or GanConfig()
     if gcfg.n_critic < 1:
-        raise SynbiolabError(
-            f"gan.n_critic={gcfg.n_critic}: the discriminator needs at least 1 update per step"
-        )
+        raise SynbiolabError(f"gan.n_critic={gcfg.n_critic}: the discriminator needs at least 1 update per step")
     if gcfg.loss not in LOSSES:
         raise SynbiolabError(f"gan.loss={gcfg.loss!r} is unknown; valid: {', '.join(LOSSES)}")
     device = select_device(cfg.device)
@@ -652,6 +640,9 @@ def fit_gan(
     n_steps = cfg.epochs * steps_per_epoch
     rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     fixed_latent, fixed_labels = _fixed_latent(model, model.n_classes, cfg.seed)
+    # A slow moving average of the generator's weights draws the samples that are scored and kept: GAN
+    # weights orbit around a good solution rather than settle in it, and their average sits closer to it.
+    ema = copy.deepcopy(generator).requires_grad_(False) if gcfg.ema_decay > 0 else None
 
     history: list[dict] = []
     start_step, seconds = 0, 0.0
@@ -661,6 +652,8 @@ def fit_gan(
             raise SynbiolabError(f"{run_dir}: no checkpoint to resume from (checkpoint/state.pt)")
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
+        if ema is not None and state.get("generator_ema") is not None:
+            ema.load_state_dict(state["generator_ema"])
         g_opt.load_state_dict(state["generator_optimizer"])
         d_opt.load_state_dict(state["discriminator_optimizer"])
         batches.load_state_dict(state["batches"])
@@ -675,6 +668,7 @@ def fit_gan(
             checkpoint_path,
             {
                 "model": model.state_dict(),
+                "generator_ema": ema.state_dict() if ema is not None else None,
                 "generator_optimizer": g_opt.state_dict(),
                 "discriminator_optimizer": d_opt.state_dict(),
                 "batches": batches.state_dict(),
@@ -708,14 +702,14 @@ def fit_gan(
 
             # --- around the step: divergence check, end of epoch, Ctrl-C
             if not (math.isfinite(result.discriminator_loss) and math.isfinite(result.generator_loss)):
-                where = (
-                    f" in {checkpoint_path.parent}" if checkpoint_path and checkpoint_path.is_file() else ""
-                )
+                where = f" in {checkpoint_path.parent}" if checkpoint_path and checkpoint_path.is_file() else ""
                 raise TrainingDiverged(
                     f"GAN loss became non-finite at step {step + 1} (discriminator "
                     f"{result.discriminator_loss}, generator {result.generator_loss}); "
                     f"the last good checkpoint is kept{where}; lower train.lr"
                 )
+            if ema is not None:
+                update_average(ema, generator, gcfg.ema_decay)
             for key, value in vars(result).items():
                 sums[key] = sums.get(key, 0.0) + value
             if (step + 1) % steps_per_epoch == 0:
@@ -723,14 +717,16 @@ def fit_gan(
                 seconds += time.perf_counter() - t_epoch
                 row = {"epoch": epoch, "step": step + 1, **{k: v / steps_per_epoch for k, v in sums.items()}}
                 sums = {}
-                if quality is not None:
-                    row.update(quality(model, gcfg.eval_samples))
+                with averaged_generator(model, ema):
+                    if quality is not None:
+                        row.update(quality(model, gcfg.eval_samples))
+                    if run_dir is not None:
+                        draw_epoch_samples(model, data, fixed_latent, fixed_labels, run_dir, epoch)
                 row["seconds"] = round(seconds, 3)
                 history.append(row)
                 if run_dir is not None:
                     columns = GAN_HISTORY_START + [k for k in row if k not in GAN_HISTORY_START]
                     atomic_write_csv(run_dir / "history.csv", history, columns)
-                    draw_epoch_samples(model, data, fixed_latent, fixed_labels, run_dir, epoch)
                 save_checkpoint(step + 1)
                 if verbose:
                     print(_epoch_line(row, cfg.epochs), flush=True)
@@ -744,14 +740,41 @@ def fit_gan(
                 seconds += time.perf_counter() - t_epoch
                 save_checkpoint(step + 1)
                 raise KeyboardInterrupt(f"stopped at step {step + 1}")
+    if ema is not None:
+        model.generator = ema  # the averaged weights are evaluated and saved (the raw ones stay in checkpoint/)
     model.eval()
     return GanFitResult(model, history, seconds, history[-1]["step"] if history else step + 1)
 
 
+@torch.no_grad()
+def update_average(average: nn.Module, current: nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * current for weights; buffers (batch-norm statistics) copied."""
+    for averaged, live in zip(average.parameters(), current.parameters(), strict=True):
+        averaged.lerp_(live, 1 - decay)
+    for averaged, live in zip(average.buffers(), current.buffers(), strict=True):
+        averaged.copy_(live)
+
+
+class averaged_generator:  # noqa: N801 - a context manager, read like a function
+    """Within ``with averaged_generator(model, ema):`` the model draws with the averaged generator."""
+
+    def __init__(self, model: nn.Module, ema: nn.Module | None):
+        self.model, self.ema = model, ema
+
+    def __enter__(self):
+        if self.ema is not None:
+            self.live, self.model.generator = self.model.generator, self.ema
+        return self.model
+
+    def __exit__(self, *exc):
+        if self.ema is not None:
+            self.model.generator = self.live
+        return False
+
+
 def _epoch_line(row: dict, epochs: int) -> str:
     text = (
-        f"epoch {row['epoch']:>3}/{epochs}  D loss {row['discriminator_loss']:.4f}  "
-        f"G loss {row['generator_loss']:.4f}"
+        f"epoch {row['epoch']:>3}/{epochs}  D loss {row['discriminator_loss']:.4f}  G loss {row['generator_loss']:.4f}"
     )
     if "frechet" in row:
         text += f"  Frechet {row['frechet']:.2f} (floor {row['frechet_floor']:.2f})"
@@ -879,9 +902,7 @@ def load_judge(path, dataset, device: str = "cpu") -> nn.Module:
     run = Run(path)
     spec = run.model_spec
     if spec.get("kind") == "gan":
-        raise SynbiolabError(
-            f"--judge {path}: is a GAN run; the judge must be a classifier run (synbiolab train)"
-        )
+        raise SynbiolabError(f"--judge {path}: is a GAN run; the judge must be a classifier run (synbiolab train)")
     if spec.get("task") != "multiclass" or list(spec.get("input_shape", [])) != list(dataset.input_shape):
         raise SynbiolabError(
             f"--judge {path}: needs a multi-class classifier of {tuple(dataset.input_shape)} images, but it "
@@ -894,9 +915,7 @@ def load_judge(path, dataset, device: str = "cpu") -> nn.Module:
         )
     model = run.load_model(device)
     if not hasattr(model, "features"):
-        raise SynbiolabError(
-            f"--judge {path}: model '{spec['name']}' has no features(x) for the Frechet distance"
-        )
+        raise SynbiolabError(f"--judge {path}: model '{spec['name']}' has no features(x) for the Frechet distance")
     return model
 
 
@@ -1124,9 +1143,7 @@ def train_gan(
             flush=True,
         )
 
-    result = fit_gan(
-        model, data, config.train, gcfg, run_dir, quality, resume=resume is not None, verbose=verbose
-    )
+    result = fit_gan(model, data, config.train, gcfg, run_dir, quality, resume=resume is not None, verbose=verbose)
     final = quality(model, gcfg.final_samples, details=True)
     if data.kind == "image" and model.n_classes and gcfg.tog_samples > 0:
         final["train_on_generated"] = train_on_generated(
@@ -1318,9 +1335,7 @@ def write_gan_report(run) -> None:
         f"</b>, loss <b>{html.escape(cfg['gan']['loss'])}</b> ({cfg['gan']['n_critic']} discriminator "
         f"update(s) per generator update).</p>"
     )
-    metrics = (
-        json.loads((run.path / "metrics.json").read_text()) if (run.path / "metrics.json").is_file() else None
-    )
+    metrics = json.loads((run.path / "metrics.json").read_text()) if (run.path / "metrics.json").is_file() else None
     if metrics:
         parts.append(
             f"<p><b>{html.escape(summary_line(metrics))}</b>. {metrics['epochs_run']} epochs, "
@@ -1392,14 +1407,10 @@ def write_gan_report(run) -> None:
         parts.append("<h2>The same latent vectors, epoch by epoch</h2>")
         shown = epochs if len(epochs) <= 6 else [epochs[int(i)] for i in np.linspace(0, len(epochs) - 1, 6)]
         for path in shown:
-            parts.append(
-                f"<p>epoch {int(path.stem.split('_')[-1])}</p>" + img_tag(path.read_bytes(), path.stem)
-            )
+            parts.append(f"<p>epoch {int(path.stem.split('_')[-1])}</p>" + img_tag(path.read_bytes(), path.stem))
     text = figures / "samples_over_epochs.txt"
     if text.is_file():
-        parts.append(
-            "<h2>The same latent vectors, epoch by epoch</h2><pre>" + html.escape(text.read_text()) + "</pre>"
-        )
+        parts.append("<h2>The same latent vectors, epoch by epoch</h2><pre>" + html.escape(text.read_text()) + "</pre>")
     if metrics and (run.path / "model.safetensors").is_file():
         model = load_gan(run)
         if metrics["data_kind"] == "image":
@@ -1574,9 +1585,7 @@ def load_predictor(path, sequence_shape) -> tuple:
 
     run = Run(path)
     if is_gan_run(run):
-        raise SynbiolabError(
-            f"--predictor {path}: is a GAN run; give an expression predictor (synbiolab train)"
-        )
+        raise SynbiolabError(f"--predictor {path}: is a GAN run; give an expression predictor (synbiolab train)")
     spec = run.model_spec
     alphabet = run.raw_config.get("data", {}).get("alphabet", "dna")
     shape = tuple(spec.get("input_shape", ()))
@@ -1602,9 +1611,7 @@ def load_predictor(path, sequence_shape) -> tuple:
 def predict_sequences(predictor: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> np.ndarray:
     """(N,) predictions of a one-output predictor for (N, 4, L) sequences."""
     predictor.eval()
-    out = [
-        predictor(x[start : start + batch_size]).float().reshape(-1) for start in range(0, len(x), batch_size)
-    ]
+    out = [predictor(x[start : start + batch_size]).float().reshape(-1) for start in range(0, len(x), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
@@ -1737,9 +1744,7 @@ def design(
     gan_run = open_gan_run(generator_run)
     model = load_gan(gan_run)
     if model.spec["data_kind"] != "sequence":
-        raise SynbiolabError(
-            f"--generator {generator_run}: generates images; design needs a sequence GAN (wgan_seq)"
-        )
+        raise SynbiolabError(f"--generator {generator_run}: generates images; design needs a sequence GAN (wgan_seq)")
     if n < 1 or top < 1:
         raise SynbiolabError(f"--n {n} --top {top}: both must be at least 1")
     shape = tuple(model.spec["input_shape"])
@@ -1900,9 +1905,7 @@ def _write_design_report(out, summary: dict, records: list, predicted, natural_p
         ".</p>",
     ]
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    bins = np.linspace(
-        min(predicted.min(), natural_predicted.min()), max(predicted.max(), natural_predicted.max()), 40
-    )
+    bins = np.linspace(min(predicted.min(), natural_predicted.min()), max(predicted.max(), natural_predicted.max()), 40)
     ax.hist(natural_predicted, bins, density=True, alpha=0.5, label="held-out natural promoters")
     ax.hist(predicted, bins, density=True, alpha=0.5, label="all generated")
     ax.hist([r["predicted"] for r in records], bins, density=True, alpha=0.7, label="designs")
@@ -1923,9 +1926,7 @@ def _write_design_report(out, summary: dict, records: list, predicted, natural_p
         ax.set_ylabel("predicted")
         ax.set_title(f"{measured['n']} measured promoters: r = {measured['pearson_r']:.2f}", fontsize=10)
         fig.tight_layout()
-        parts.append(
-            "<h2>How far can the predictor be trusted?</h2>" + save_figure(fig, out, "design_measured")
-        )
+        parts.append("<h2>How far can the predictor be trusted?</h2>" + save_figure(fig, out, "design_measured"))
         parts.append(
             f"<p>On the {measured['n']} promoters measured in vivo by Wang et al. (2020), the "
             f"predictor's scores correlate with the measured activity at Pearson r = "
