@@ -185,27 +185,29 @@ class HogFeatures:
         if self.transform_sqrt:
             images = np.sqrt(images)
         magnitude, orientation = _gradients(images)
-        parts = [self._single_scale(magnitude, orientation, cell) for cell in self.cell_sizes]
-        return np.concatenate(parts, axis=1).astype(np.float32)
-
-    def _single_scale(self, magnitude: np.ndarray, orientation: np.ndarray,
-                      cell: tuple[int, int]) -> np.ndarray:
-        n_images = len(magnitude)
-        cell_rows, cell_cols, block_rows, block_cols = self._grid(magnitude.shape[1:], cell)
-        height, width = cell_rows * cell[0], cell_cols * cell[1]
-        magnitude = magnitude[:, :height, :width]  # pixels beyond the last whole cell are ignored
-        orientation = orientation[:, :height, :width]
         # Bin edges as scikit-image computes them (single precision), so borderline angles agree.
         step = np.float32(180.0 / self.orientations)
         edges = (step * np.arange(self.orientations + 1, dtype=np.float32)).astype(np.float64)
         bins = np.searchsorted(edges, orientation, side="right") - 1
+        # An angle at or past the last single-precision edge falls in no bin, as in scikit-image.
         valid = (bins >= 0) & (bins < self.orientations)
+        bins = np.where(valid, bins, 0)
+        votes = np.where(valid, magnitude, 0.0)
+        parts = [self._single_scale(votes, bins, cell) for cell in self.cell_sizes]
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def _single_scale(self, votes: np.ndarray, bins: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
+        n_images = len(votes)
+        cell_rows, cell_cols, block_rows, block_cols = self._grid(votes.shape[1:], cell)
+        height, width = cell_rows * cell[0], cell_cols * cell[1]
+        votes = votes[:, :height, :width]  # pixels beyond the last whole cell are ignored
+        bins = bins[:, :height, :width]
         # One bincount over (image, cell, bin) sums every cell's histogram of the whole batch.
         row_cell, col_cell = np.arange(height)[:, None] // cell[0], np.arange(width)[None, :] // cell[1]
         cell_of_pixel = row_cell * cell_cols + col_cell  # (H, W)
         image_offset = np.arange(n_images)[:, None, None] * (cell_rows * cell_cols)
-        flat = (image_offset + cell_of_pixel) * self.orientations + np.where(valid, bins, 0)
-        sums = np.bincount(flat.ravel(), weights=np.where(valid, magnitude, 0.0).ravel(),
+        flat = (image_offset + cell_of_pixel) * self.orientations + bins
+        sums = np.bincount(flat.ravel(), weights=votes.ravel(),
                            minlength=n_images * cell_rows * cell_cols * self.orientations)
         histograms = sums.reshape(n_images, cell_rows, cell_cols, self.orientations) / (cell[0] * cell[1])
         # (B, cells_r, cells_c, O) -> (B, blocks_r, blocks_c, O, b_r, b_c) -> (..., b_r, b_c, O)
