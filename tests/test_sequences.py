@@ -373,3 +373,17 @@ def test_cli_trains_cnn1d_on_uci_splice_above_90_percent(cli, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.90
     assert (tmp_path / "run" / "report.html").is_file()
+
+
+def test_natural_promoters_feed_a_gan_with_a_held_out_tenth():
+    from conftest import require_data
+    from synbiolab import load_dataset
+    from synbiolab.gan import prepare_gan_data
+
+    require_data("synbio/ecoli_promoters_wang2020/sequence_data.txt")
+    ds = load_dataset("ecoli_promoters_natural")
+    assert ds.kind == "sequence" and tuple(ds.input_shape) == (4, 50)
+    assert len(ds.train) + len(ds.val) + len(ds.test) == 14098
+    assert torch.all(ds.train.x.sum(1) == 1)  # plain one-hot: A, C, G, T only
+    gan_data = prepare_gan_data(ds, holdout=0.1, seed=0)
+    assert len(gan_data.heldout_x) == 1410 and len(gan_data.train_x) == 14098 - 1410
