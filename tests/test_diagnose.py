@@ -398,3 +398,18 @@ def test_a_steep_loss_fall_is_still_improving_even_when_the_coarse_error_did_not
     # A gentle fall with a settled error is not.
     table = history([0.3, 0.06, 0.045], [0.15, 0.074, 0.065], [0.03, 0.013, 0.0097], [0.047, 0.0225, 0.018])
     assert diagnose_history(table, facts(n_train=10_000)).verdict == "good fit"
+
+
+def test_unstable_run_that_also_overfits_says_so_and_regression_starts_from_the_mean_square():
+    from synbiolab.diagnose import baseline_loss
+
+    # Training loss jumps up twice (oscillation) while the gap is huge.
+    table = history([1.0, 0.3, 0.56, 0.28, 0.58, 0.24], [1.5, 1.2, 1.5, 1.3, 1.6, 1.4],
+                    [0.9, 0.3, 0.5, 0.25, 0.55, 0.24], [1.2, 1.1, 1.4, 1.3, 1.5, 1.4])
+    diagnosis = diagnose_history(table, RunFacts(task="regression", data_kind="sequence"))
+    assert diagnosis.verdict == "unstable"
+    assert any(note.startswith("besides, the run shows overfitting") for note in diagnosis.notes)
+    # An untrained network predicts about 0: the loss starts at the mean square, not the variance.
+    assert baseline_loss("regression", np.array([[2.0], [4.0]])) == pytest.approx(10.0)
+    assert baseline_loss("multiclass", np.array([0, 1, 1, 1])) == pytest.approx(
+        -(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))

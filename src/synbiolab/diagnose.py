@@ -59,8 +59,9 @@ STILL_IMPROVING_ERROR_SLOPE = 0.01
 STILL_IMPROVING_STRONG_LOSS_SLOPE = 0.25
 
 #: "Unstable": a training loss (or any loss) that is NaN or infinite; a training loss that ends this
-#: factor above its own minimum (diverged); a training loss above this factor times the trivial
-#: predictor's loss (worse than guessing: the weights blew up); or at least UNSTABLE_MIN_RISES
+#: factor above its own minimum (diverged); a training loss that ends above this factor times the
+#: starting loss (far worse than guessing: the weights blew up; a wild first epoch that recovers is
+#: not counted); or at least UNSTABLE_MIN_RISES
 #: epochs in which the training loss rose by more than UNSTABLE_RISE of its previous value
 #: (oscillation: a falling loss is the normal state of a training set).
 UNSTABLE_DIVERGE_FACTOR = 1.5
@@ -129,7 +130,7 @@ RULES_TEXT = (
     "Errors are measured in units of the reference error (the trivial predictor's: majority class, "
     "or the mean for regression).",
     "unstable: a NaN/infinite loss, a training loss that ends UNSTABLE_DIVERGE_FACTOR above its minimum "
-    "or UNSTABLE_BASELINE_FACTOR above the trivial loss, or UNSTABLE_MIN_RISES epochs where it rose by "
+    "or ends UNSTABLE_BASELINE_FACTOR above the starting loss, or UNSTABLE_MIN_RISES epochs where it rose by "
     "more than UNSTABLE_RISE.",
     "underfitting: training error >= UNDERFIT_TRAIN_FRACTION of the reference error.",
     "overfitting: gap (validation - training error) >= OVERFIT_GAP_FRACTION of the reference error, or "
@@ -158,8 +159,8 @@ class RunFacts:
         data_kind: `image` or `sequence` (decides whether image augmentation is offered).
         majority_error: error of the trivial predictor on the training labels (None: 1.0 for regression,
             unknown for classification, then the chance error 1 - 1/n_classes is used when known).
-        baseline_loss: loss of the trivial predictor (entropy of the class frequencies, or the variance
-            of the targets), which is where training starts; None when unknown.
+        baseline_loss: the loss where training starts (see `baseline_loss`: the entropy of the class
+            frequencies, or the mean square of the regression targets); None when unknown.
         n_classes: number of classes (classification).
         n_parameters: trainable parameters of the model.
         n_train: training examples used.
@@ -378,8 +379,8 @@ def compute_evidence(history: pd.DataFrame, facts: RunFacts) -> dict:
     evidence["train_loss_moved"] = moved
     evidence["train_loss_rise_from_min"] = (end_loss / float(np.min(good_train)) - 1.0
                                             if len(good_train) and np.min(good_train) > 0 else 0.0)
-    evidence["max_train_loss_vs_baseline"] = (float(np.max(good_train)) / facts.baseline_loss
-                                              if facts.baseline_loss and len(good_train) else None)
+    evidence["final_train_loss_vs_start"] = (end_loss / facts.baseline_loss
+                                             if facts.baseline_loss and len(good_train) else None)
     rises = np.diff(good_train) / np.maximum(np.abs(good_train[:-1]), 1e-12) if len(good_train) > 1 else []
     evidence["train_loss_rises"] = int(np.sum(np.asarray(rises) > UNSTABLE_RISE))
     evidence["val_loss_rise_from_best"] = (float(val_loss[-1] / val_loss[best_index] - 1.0)
@@ -400,24 +401,39 @@ def decide_verdict(evidence: dict) -> tuple[str, list[str]]:
     Returns:
         The verdict (one of VERDICTS) and the reasons, one sentence each, with their numbers.
     """
-    reasons: list[str] = []
+    unstable = _unstable_reason(evidence)
+    verdict, reasons = _fit_verdict(evidence)
+    if unstable is None:
+        return verdict, reasons
+    # Instability comes first (nothing else can be trusted until the loss behaves), but a clear bias
+    # or variance problem in the same run is worth knowing before the rerun.
+    also = [f"besides, the run shows {verdict}: {reasons[0]}"] if verdict in ("underfitting", "overfitting") else []
+    return "unstable", [unstable, *also]
+
+
+def _unstable_reason(evidence: dict) -> str | None:
+    """The reason the run is unstable, or None."""
     if evidence["first_nonfinite_epoch"] is not None or evidence["diverged_at_step"] is not None:
         where = (f"step {evidence['diverged_at_step']}" if evidence["diverged_at_step"] is not None
                  else f"epoch {evidence['first_nonfinite_epoch']}")
-        return "unstable", [f"the loss became NaN or infinite at {where}"]
+        return f"the loss became NaN or infinite at {where}"
     if evidence["train_loss_rise_from_min"] >= UNSTABLE_DIVERGE_FACTOR - 1.0:
         rise = evidence["train_loss_rise_from_min"]
-        return "unstable", [f"the training loss diverged: it ended {rise:.0%} above its minimum "
-                            f"(threshold {UNSTABLE_DIVERGE_FACTOR - 1.0:.0%})"]
-    blown = evidence["max_train_loss_vs_baseline"]
+        return (f"the training loss diverged: it ended {rise:.0%} above its minimum "
+                f"(threshold {UNSTABLE_DIVERGE_FACTOR - 1.0:.0%})")
+    blown = evidence["final_train_loss_vs_start"]
     if blown is not None and blown >= UNSTABLE_BASELINE_FACTOR:
-        return "unstable", [f"the training loss reached {blown:.1f} times the trivial predictor's loss "
-                            f"(threshold {UNSTABLE_BASELINE_FACTOR:g}): the weights blew up"]
+        return (f"the training loss ended at {blown:.3g} times the starting (trivial) loss "
+                f"(threshold {UNSTABLE_BASELINE_FACTOR:g}): the weights blew up")
     if evidence["train_loss_rises"] >= UNSTABLE_MIN_RISES:
-        return "unstable", [f"the training loss rose by more than {UNSTABLE_RISE:.0%} in "
-                            f"{evidence['train_loss_rises']} epochs (threshold {UNSTABLE_MIN_RISES}): "
-                            "it oscillates"]
+        return (f"the training loss rose by more than {UNSTABLE_RISE:.0%} in {evidence['train_loss_rises']} "
+                f"epochs (threshold {UNSTABLE_MIN_RISES}): it oscillates")
+    return None
 
+
+def _fit_verdict(evidence: dict) -> tuple[str, list[str]]:
+    """Underfitting, overfitting, still improving or good fit, from the errors and the trend."""
+    reasons: list[str] = []
     bias = evidence["train_error_vs_reference"] / UNDERFIT_TRAIN_FRACTION
     variance = evidence["gap_vs_reference"] / OVERFIT_GAP_FRACTION
     rise_overfit = (evidence["val_loss_rise_from_best"] >= OVERFIT_VAL_LOSS_RISE
@@ -799,19 +815,20 @@ def format_diagnosis(diagnosis: Diagnosis) -> str:
 
 
 def baseline_loss(task: str, targets) -> float:
-    """Loss of the trivial predictor on `targets`, which is where training effectively starts.
+    """The loss where training starts: that of a network whose outputs are still about zero.
 
     Args:
         task: multiclass, binary or regression.
         targets: the training labels (N,) or regression targets (N, T).
 
     Returns:
-        The entropy of the class frequencies (cross-entropy of predicting them) for classification,
-        the mean variance of the targets (MSE of predicting the mean) for regression.
+        For classification the entropy of the class frequencies (the cross-entropy of predicting
+        them, a little below the ln K of an untrained network); for regression the mean square of
+        the targets (an untrained network predicts about 0, not their mean).
     """
     y = np.asarray(targets)
     if task == "regression":
-        return float(np.mean(np.var(y.reshape(len(y), -1).astype(float), axis=0)))
+        return float(np.mean(np.square(y.reshape(len(y), -1).astype(float))))
     frequencies = np.bincount(y.astype(int).reshape(-1)) / len(y)
     frequencies = frequencies[frequencies > 0]
     return float(-(frequencies * np.log(frequencies)).sum())
