@@ -1036,7 +1036,7 @@ def fix(run, apply: int = 1, out=None, overwrite: bool = False, verbose: bool = 
     except TrainingDiverged:
         new_run = Run(out)
     before, after = _errors_of(run), _errors_of(new_run)
-    figure = _fix_figure(run, new_run, chosen)
+    figure = _fix_figure(run, new_run, chosen, before, after)
     result = FixResult(chosen, str(new_run.path), before, after, figure)
     atomic_write_json(new_run.path / "fix.json", {"source_run": str(run.path), "apply": apply,
                                                   "fix": asdict(chosen), "before": before, "after": after,
@@ -1056,7 +1056,7 @@ def fix(run, apply: int = 1, out=None, overwrite: bool = False, verbose: bool = 
     return result
 
 
-def _fix_figure(before_run, after_run, chosen: Fix) -> str | None:
+def _fix_figure(before_run, after_run, chosen: Fix, before: dict, after: dict) -> str | None:
     """Side-by-side learning curves (train and validation error per epoch) before and after a fix."""
     import matplotlib
 
@@ -1069,7 +1069,9 @@ def _fix_figure(before_run, after_run, chosen: Fix) -> str | None:
     if any(len(h) == 0 for h in histories):
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, history, title in zip(axes, histories, ("before", "after: " + chosen.title), strict=True):
+    titles = [f"{name}: validation error {errors['val_error']:.4f} (kept weights)"
+              for name, errors in (("before", before), ("after " + chosen.title, after))]
+    for ax, history, title in zip(axes, histories, titles, strict=True):
         epochs = history["epoch"].to_numpy()
         train_error, val_error = history["train_error"].to_numpy(float), history["val_error"].to_numpy(float)
         ax.plot(epochs, train_error, "o-", ms=3, label="train error")
