@@ -17,6 +17,7 @@ from .data.sequences import kmer_counts, one_hot, read_sequences, reverse_comple
 from .diagnose import Diagnosis, RunFacts, diagnose, diagnose_history, fix
 from .errors import SynbiolabError, TrainingDiverged
 from .evaluate import evaluate, predict
+from .gan import GanConfig, design, fit_gan, train_gan
 from .interpret import filter_pwms, in_silico_mutagenesis, match_filters
 from .models import MODELS, build_model, count_parameters, register_model
 from .report import register_section, write_report
@@ -32,4 +33,5 @@ __all__ = [
     "Diagnosis", "RunFacts", "diagnose", "diagnose_history", "fix", "sweep",
     "cross_validate", "filter_pwms", "in_silico_mutagenesis", "kmer_counts", "match_filters", "one_hot",
     "read_sequences", "reverse_complement",
+    "GanConfig", "design", "fit_gan", "train_gan",
 ]
