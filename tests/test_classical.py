@@ -147,6 +147,7 @@ def test_bad_settings_name_the_setting():
         extract_features(RawPixels(), np.zeros((2, 3, 8, 8)), n_jobs=1)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # SGD stops at its pass limit
 def test_every_classifier_learns_the_digits_from_hog(digit_images):
     images, labels = digit_images
     features = extract_features(build_extractor("hog", (8, 8)), images, n_jobs=1)
@@ -163,6 +164,7 @@ def test_every_classifier_learns_the_digits_from_hog(digit_images):
     assert accuracies["decision_tree"] > 0.6
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_approximate_rbf_svm_is_close_to_the_exact_one(digit_images):
     images, labels = digit_images
     features = extract_features(build_extractor("hog", (8, 8)), images, n_jobs=1)
