@@ -902,20 +902,23 @@ def load_judge(path, dataset, device: str = "cpu") -> nn.Module:
     run = Run(path)
     spec = run.model_spec
     if spec.get("kind") == "gan":
-        raise SynbiolabError(f"--judge {path}: is a GAN run; the judge must be a classifier run (synbiolab train)")
+        raise SynbiolabError(f"judge {path}: is a GAN run; the judge must be a classifier run (synbiolab train)")
     if spec.get("task") != "multiclass" or list(spec.get("input_shape", [])) != list(dataset.input_shape):
         raise SynbiolabError(
-            f"--judge {path}: needs a multi-class classifier of {tuple(dataset.input_shape)} images, but it "
+            f"judge {path}: needs a multi-class classifier of {tuple(dataset.input_shape)} images, but it "
             f"is a {spec.get('task')} model of input shape {tuple(spec.get('input_shape', []))}"
         )
-    if spec.get("normalisation") != dataset.info.get("normalisation"):
+    def pixel_scale(normalisation):
+        return {k: (normalisation or {}).get(k) for k in ("mean", "std")}
+
+    if pixel_scale(spec.get("normalisation")) != pixel_scale(dataset.info.get("normalisation")):
         raise SynbiolabError(
-            f"--judge {path}: was trained on '{spec.get('data')}' with another pixel normalisation than "
+            f"judge {path}: was trained on '{spec.get('data')}' with another pixel normalisation than "
             f"'{dataset.name}'; train the judge on the same data set"
         )
     model = run.load_model(device)
     if not hasattr(model, "features"):
-        raise SynbiolabError(f"--judge {path}: model '{spec['name']}' has no features(x) for the Frechet distance")
+        raise SynbiolabError(f"judge {path}: model '{spec['name']}' has no features(x) for the Frechet distance")
     return model
 
 
