@@ -413,3 +413,17 @@ def test_unstable_run_that_also_overfits_says_so_and_regression_starts_from_the_
     assert baseline_loss("regression", np.array([[2.0], [4.0]])) == pytest.approx(10.0)
     assert baseline_loss("multiclass", np.array([0, 1, 1, 1])) == pytest.approx(
         -(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+
+
+def test_loss_stuck_at_chance_with_a_huge_learning_rate_is_unstable_not_underfitting():
+    # Units killed in the first steps: the loss sits at the trivial level from the first epoch on.
+    table = history([2.30, 2.30, 2.30], [2.30, 2.30, 2.30], [0.90, 0.90, 0.90], [0.90, 0.90, 0.90])
+    killed = diagnose_history(table, facts(train={"lr": 10.0, "optimizer": "sgd", "epochs": 3}))
+    assert killed.verdict == "unstable" and "UNSTABLE_HIGH_LR" in killed.summary
+    assert killed.fixes[0].overrides == ["train.lr=1"]
+    # The same curve at a tiny rate is underfitting with a higher rate first.
+    tiny = diagnose_history(table, facts(train={"lr": 1e-6, "optimizer": "adamw", "epochs": 3}))
+    assert tiny.verdict == "underfitting" and tiny.fixes[0].overrides == ["train.lr=0.0001"]
+    # A loss that blew up to many times its start and fell back is unstable too.
+    spiked = history([9.2, 6.3, 2.9, 240.0, 48.0], [9.2, 6.3, 2.9, 2.8, 2.5], [0.9] * 5, [0.9] * 5)
+    assert diagnose_history(spiked, facts()).verdict == "unstable"

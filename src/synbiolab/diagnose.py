@@ -59,13 +59,15 @@ STILL_IMPROVING_ERROR_SLOPE = 0.01
 STILL_IMPROVING_STRONG_LOSS_SLOPE = 0.25
 
 #: "Unstable": a training loss (or any loss) that is NaN or infinite; a training loss that ends this
-#: factor above its own minimum (diverged); a training loss that ends above this factor times the
-#: starting loss (far worse than guessing: the weights blew up; a wild first epoch that recovers is
-#: not counted); or at least UNSTABLE_MIN_RISES
+#: factor above its own minimum (diverged); a training loss that reached this factor times the
+#: starting loss at the end of an epoch (far worse than guessing: the weights blew up); a loss that
+#: barely moved at a learning rate at or above UNSTABLE_HIGH_LR for its optimizer (the units died in
+#: the first steps and the network outputs a constant); or at least UNSTABLE_MIN_RISES
 #: epochs in which the training loss rose by more than UNSTABLE_RISE of its previous value
 #: (oscillation: a falling loss is the normal state of a training set).
 UNSTABLE_DIVERGE_FACTOR = 1.5
 UNSTABLE_BASELINE_FACTOR = 3.0
+UNSTABLE_HIGH_LR = {"adam": 0.03, "adamw": 0.03, "sgd": 1.0}
 UNSTABLE_RISE = 0.10
 UNSTABLE_MIN_RISES = 2
 
@@ -123,14 +125,17 @@ def thresholds() -> dict[str, float]:
              "EARLY_STOP_MIN_GAIN_FRACTION", "MORE_DATA_MIN_FACTOR", "NOISE_REPORT_FRACTION",
              "STUCK_FRACTION", "MIN_AUGMENT_IMAGE_SIDE", "WEIGHT_DECAY_ADAMW", "WEIGHT_DECAY_L2",
              "CAPACITY_FACTOR"]
-    return {name: globals()[name] for name in names}
+    values = {name: globals()[name] for name in names}
+    values.update({f"UNSTABLE_HIGH_LR[{optimizer}]": lr for optimizer, lr in UNSTABLE_HIGH_LR.items()})
+    return values
 
 
 RULES_TEXT = (
     "Errors are measured in units of the reference error (the trivial predictor's: majority class, "
     "or the mean for regression).",
     "unstable: a NaN/infinite loss, a training loss that ends UNSTABLE_DIVERGE_FACTOR above its minimum "
-    "or ends UNSTABLE_BASELINE_FACTOR above the starting loss, or UNSTABLE_MIN_RISES epochs where it rose by "
+    "or reaches UNSTABLE_BASELINE_FACTOR times the starting loss, a loss that barely moved at a learning "
+    "rate >= UNSTABLE_HIGH_LR, or UNSTABLE_MIN_RISES epochs where it rose by "
     "more than UNSTABLE_RISE.",
     "underfitting: training error >= UNDERFIT_TRAIN_FRACTION of the reference error.",
     "overfitting: gap (validation - training error) >= OVERFIT_GAP_FRACTION of the reference error, or "
@@ -379,8 +384,10 @@ def compute_evidence(history: pd.DataFrame, facts: RunFacts) -> dict:
     evidence["train_loss_moved"] = moved
     evidence["train_loss_rise_from_min"] = (end_loss / float(np.min(good_train)) - 1.0
                                             if len(good_train) and np.min(good_train) > 0 else 0.0)
-    evidence["final_train_loss_vs_start"] = (end_loss / facts.baseline_loss
-                                             if facts.baseline_loss and len(good_train) else None)
+    evidence["max_train_loss_vs_start"] = (float(np.max(good_train)) / facts.baseline_loss
+                                           if facts.baseline_loss and len(good_train) else None)
+    evidence["lr"] = facts.train.get("lr")
+    evidence["optimizer"] = facts.train.get("optimizer")
     rises = np.diff(good_train) / np.maximum(np.abs(good_train[:-1]), 1e-12) if len(good_train) > 1 else []
     evidence["train_loss_rises"] = int(np.sum(np.asarray(rises) > UNSTABLE_RISE))
     evidence["val_loss_rise_from_best"] = (float(val_loss[-1] / val_loss[best_index] - 1.0)
@@ -421,10 +428,17 @@ def _unstable_reason(evidence: dict) -> str | None:
         rise = evidence["train_loss_rise_from_min"]
         return (f"the training loss diverged: it ended {rise:.0%} above its minimum "
                 f"(threshold {UNSTABLE_DIVERGE_FACTOR - 1.0:.0%})")
-    blown = evidence["final_train_loss_vs_start"]
+    blown = evidence["max_train_loss_vs_start"]
     if blown is not None and blown >= UNSTABLE_BASELINE_FACTOR:
-        return (f"the training loss ended at {blown:.3g} times the starting (trivial) loss "
+        return (f"the training loss reached {blown:.3g} times the starting (trivial) loss "
                 f"(threshold {UNSTABLE_BASELINE_FACTOR:g}): the weights blew up")
+    moved, lr = evidence["train_loss_moved"], evidence.get("lr")
+    high_lr = UNSTABLE_HIGH_LR.get(str(evidence.get("optimizer")))
+    if lr is not None and high_lr is not None and lr >= high_lr and math.isfinite(moved) and (
+            moved < 1.0 - BARELY_MOVED_FRACTION):
+        return (f"the training loss fell only {max(moved, 0.0):.0%} at lr={lr:g}, a rate at or above "
+                f"{high_lr:g} for {evidence['optimizer']} (UNSTABLE_HIGH_LR): the first steps blew the units "
+                "out and the network now outputs a constant")
     if evidence["train_loss_rises"] >= UNSTABLE_MIN_RISES:
         return (f"the training loss rose by more than {UNSTABLE_RISE:.0%} in {evidence['train_loss_rises']} "
                 f"epochs (threshold {UNSTABLE_MIN_RISES}): it oscillates")
