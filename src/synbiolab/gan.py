@@ -680,11 +680,26 @@ def fit_gan(
             },
         )
 
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .train import console
+
+    progress = Progress(
+        TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+        BarColumn(),
+        TextColumn("step {task.completed:>6.0f}/{task.total:.0f}  D {task.fields[d]:.3f}  G {task.fields[g]:.3f}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not (verbose and cfg.progress and console.is_terminal),
+    )
+    bar = progress.add_task("gan", total=n_steps, completed=start_step, epoch=start_step // steps_per_epoch + 1,
+                            epochs=cfg.epochs, d=float("nan"), g=float("nan"))
     model.train()
     t_epoch = time.perf_counter()
     sums: dict[str, float] = {}
     step = start_step
-    with _StopRequest() as stop:
+    with _StopRequest() as stop, progress:
         for step in range(start_step, n_steps):
             real_batches = [batches.next() for _ in range(gcfg.n_critic)]
             result = gan_step(
@@ -712,6 +727,8 @@ def fit_gan(
                 update_average(ema, generator, gcfg.ema_decay)
             for key, value in vars(result).items():
                 sums[key] = sums.get(key, 0.0) + value
+            if step % 10 == 0:
+                progress.update(bar, completed=step + 1, d=result.discriminator_loss, g=result.generator_loss)
             if (step + 1) % steps_per_epoch == 0:
                 epoch = (step + 1) // steps_per_epoch
                 seconds += time.perf_counter() - t_epoch
@@ -730,6 +747,7 @@ def fit_gan(
                 save_checkpoint(step + 1)
                 if verbose:
                     print(_epoch_line(row, cfg.epochs), flush=True)
+                progress.update(bar, completed=step + 1, epoch=min(epoch + 1, cfg.epochs))
                 model.train()
                 t_epoch = time.perf_counter()
                 if gcfg.time_limit and seconds >= gcfg.time_limit and step + 1 < n_steps:
