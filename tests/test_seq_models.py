@@ -280,3 +280,15 @@ def test_vectorised_motif_matching_equals_pairwise_alignment():
         pairwise = sorted(((motif_similarity(query, m.ppm)[0], m.motif_id) for m in motifs), reverse=True)[:5]
         assert [m["motif_id"] for m in fast] == [motif_id for _, motif_id in pairwise]
         np.testing.assert_allclose([m["score"] for m in fast], [score for score, _ in pairwise], atol=1e-9)
+
+
+@pytest.mark.slow
+def test_rnn_reads_sequential_mnist_above_98_5_percent(cli, mnist_dir, tmp_path):
+    """Sequential MNIST: each image is 28 steps of 28 pixels for a bidirectional LSTM (several minutes)."""
+    import json
+
+    code, _, err = cli("train", "--data", "mnist", "--model", "rnn", "--epochs", "8", "--set", "model.hidden_units=128",
+                       "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.985

@@ -387,3 +387,16 @@ def test_natural_promoters_feed_a_gan_with_a_held_out_tenth():
     assert torch.all(ds.train.x.sum(1) == 1)  # plain one-hot: A, C, G, T only
     gan_data = prepare_gan_data(ds, holdout=0.1, seed=0)
     assert len(gan_data.heldout_x) == 1410 and len(gan_data.train_x) == 14098 - 1410
+
+
+def test_rbs_folds_hold_out_whole_studies():
+    from synbiolab import default_config, load_dataset
+    from synbiolab.crossval import cv_folds, holds_out_groups
+
+    synbio_dir()
+    ds = load_dataset("rbs_1014ic")
+    assert holds_out_groups(default_config("rbs_1014ic", "cnn1d"), ds)
+    pool, _, folds = cv_folds(ds, 5, grouped=True)
+    assert len(pool) == 1008
+    for train, test in folds:
+        assert not set(pool.groups[train]) & set(pool.groups[test])

@@ -77,6 +77,13 @@ def cv_folds(dataset: Dataset, n_folds: int, grouped: bool, seed: int = 0):
     return pool, whole, kfold(n_folds, labels=labels, groups=whole, seed=seed)
 
 
+def holds_out_groups(config: Config, dataset: Dataset) -> bool:
+    """Whether folds hold out whole groups: asked for (data.split=grouped) or the data set's own rule."""
+    if config.data.split == "grouped":
+        return True
+    return dataset.train.groups is not None and dataset.info.get("split", "").startswith("grouped")
+
+
 def cross_validate(
     config: Config,
     n_folds: int = 5,
@@ -110,9 +117,7 @@ def cross_validate(
         raise SynbiolabError(
             f"{ds.name} has no targets ({ds.task}); cross-validation needs a prediction task"
         )
-    grouped = config.data.split == "grouped" or (
-        ds.train.groups is not None and "grouped" in ds.info.get("split", "")
-    )
+    grouped = holds_out_groups(config, ds)
     pool, whole, folds = cv_folds(ds, n_folds, grouped, config.data.seed)
     labels = pool.y.numpy() if ds.task in ("binary", "multiclass") else None
     folder = prepare_run_dir(out, overwrite) if out is not None else None

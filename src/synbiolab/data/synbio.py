@@ -267,7 +267,7 @@ def build_sequence_dataset(
 
     info.setdefault(
         "split",
-        {"random": "random", "stratified": "stratified by class", "grouped": "whole groups held out"}[split]
+        {"random": "random", "stratified": "stratified by class", "grouped": "grouped (whole groups held out)"}[split]
         + ", copies of a sequence kept together; "
         f"seed {cfg.seed}",
     )
