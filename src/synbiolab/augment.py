@@ -1,7 +1,8 @@
 """Data augmentation done on whole batches, on the training device.
 
-``shift_rotate`` moves each image by up to 2 pixels and rotates it by up to 10 degrees (one affine grid
-per batch, so it costs one ``grid_sample``); ``revcomp`` replaces half the DNA sequences of a batch by their
+``shift_rotate`` moves each image by up to 2 pixels (for a 28x28 image; the shift scales with the image,
+so an 8x8 digit moves by up to 0.57 px) and rotates it by up to 10 degrees (one affine grid per batch, so it
+costs one ``grid_sample``); ``revcomp`` replaces half the DNA sequences of a batch by their
 reverse complement, which for one-hot (B, 4, L) in A, C, G, T order is a flip of both axes.
 """
 
@@ -18,8 +19,10 @@ AUGMENTATIONS = ("none", "shift_rotate", "revcomp")
 
 
 def shift_rotate(x: torch.Tensor, generator: torch.Generator, max_shift: float = 2.0, max_degrees: float = 10.0):
-    """Random translation (up to `max_shift` px) and rotation (up to `max_degrees`) of a batch (B, C, H, W)."""
+    """Random translation (up to `max_shift` px of a 28-px image) and rotation (up to `max_degrees`) of a batch
+    (B, C, H, W)."""
     b, _, h, w = x.shape
+    max_shift = max_shift * min(h, w) / 28  # the same share of the frame at any size
     angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(max_degrees)
     shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * max_shift
     cos, sin = torch.cos(angle), torch.sin(angle)

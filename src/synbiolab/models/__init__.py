@@ -81,8 +81,8 @@ register_model(
 register_model(
     "cnn",
     CNN,
-    recipe={"epochs": 3, "batch_size": 128, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle",
-            "weight_decay": 5e-4},
+    recipe={"epochs": 8, "batch_size": 128, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle",
+            "weight_decay": 5e-4, "augment": "shift_rotate"},
     kinds=("image",),
     summary="conv-BN-ReLU-pool blocks, dropout, linear head",
 )

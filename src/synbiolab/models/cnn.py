@@ -25,7 +25,7 @@ class CNN(nn.Module):
         self,
         input_shape=(1, 28, 28),
         n_outputs: int = 10,
-        channels: list[int] = (32, 64),
+        channels: list[int] = (16, 32),
         convs_per_block: int = 1,
         hidden_units: int = 128,
         dropout: float = 0.25,
