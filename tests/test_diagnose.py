@@ -427,3 +427,14 @@ def test_loss_stuck_at_chance_with_a_huge_learning_rate_is_unstable_not_underfit
     # A loss that blew up to many times its start and fell back is unstable too.
     spiked = history([9.2, 6.3, 2.9, 240.0, 48.0], [9.2, 6.3, 2.9, 2.8, 2.5], [0.9] * 5, [0.9] * 5)
     assert diagnose_history(spiked, facts()).verdict == "unstable"
+
+
+def test_wobbles_of_a_loss_near_zero_are_not_oscillation():
+    # Rises of 15 % at a loss of 0.05 (2 % of the 2.3 start) are noise of a converged run.
+    train_loss = [2.23, 0.8, 0.15, 0.093, 0.056, 0.064, 0.031, 0.0355, 0.0357]
+    val_loss = [2.23, 0.81, 0.2, 0.15, 0.09, 0.096, 0.065, 0.063, 0.063]
+    train_error = [0.68, 0.19, 0.045, 0.026, 0.014, 0.018, 0.006, 0.0098, 0.0098]
+    val_error = [0.69, 0.21, 0.074, 0.056, 0.028, 0.046, 0.032, 0.028, 0.028]
+    diagnosis = diagnose_history(history(train_loss, val_loss, train_error, val_error), facts(n_train=1222))
+    assert diagnosis.evidence["train_loss_rises"] == 0
+    assert diagnosis.verdict == "good fit"

@@ -63,12 +63,14 @@ STILL_IMPROVING_STRONG_LOSS_SLOPE = 0.25
 #: starting loss at the end of an epoch (far worse than guessing: the weights blew up); a loss that
 #: barely moved at a learning rate at or above UNSTABLE_HIGH_LR for its optimizer (the units died in
 #: the first steps and the network outputs a constant); or at least UNSTABLE_MIN_RISES
-#: epochs in which the training loss rose by more than UNSTABLE_RISE of its previous value
-#: (oscillation: a falling loss is the normal state of a training set).
+#: epochs in which the training loss rose by more than UNSTABLE_RISE of its previous value and by more
+#: than UNSTABLE_RISE_OF_START of the starting loss (oscillation: a falling loss is the normal state of
+#: a training set; wobbles of a loss already near zero do not count).
 UNSTABLE_DIVERGE_FACTOR = 1.5
 UNSTABLE_BASELINE_FACTOR = 3.0
 UNSTABLE_HIGH_LR = {"adam": 0.03, "adamw": 0.03, "sgd": 1.0}
 UNSTABLE_RISE = 0.10
+UNSTABLE_RISE_OF_START = 0.02
 UNSTABLE_MIN_RISES = 2
 
 #: "The loss barely moved": the final training loss is more than this fraction of the starting loss
@@ -90,11 +92,6 @@ MORE_DATA_MIN_FACTOR = 2.0
 #: printed when measured). The estimate also counts ambiguous examples: 3 to 6 % on clean MNIST
 #: subsets, 0 to 1 % on the 8x8 digits.
 NOISE_REPORT_FRACTION = 0.10
-
-#: Image augmentation (shifts of up to 2 px, turns of up to 10 degrees) is offered for images at least
-#: this many pixels on each side: 2 px is 7 % of a 28x28 digit but a quarter of an 8x8 one, which no
-#: longer looks like its class.
-MIN_AUGMENT_IMAGE_SIDE = 16
 
 #: Weight decay offered against overfitting. AdamW decays the weights by lr * weight_decay per step,
 #: apart from the gradient, so it needs a value about 100x larger than the L2 penalty of SGD or Adam
@@ -120,10 +117,9 @@ def thresholds() -> dict[str, float]:
     names = ["UNDERFIT_TRAIN_FRACTION", "OVERFIT_GAP_FRACTION", "OVERFIT_VAL_LOSS_RISE",
              "OVERFIT_MIN_EPOCHS_SINCE_BEST", "OVERFIT_GAP_WITH_RISE_FRACTION", "TREND_WINDOW",
              "STILL_IMPROVING_LOSS_SLOPE", "STILL_IMPROVING_ERROR_SLOPE", "STILL_IMPROVING_STRONG_LOSS_SLOPE",
-             "UNSTABLE_DIVERGE_FACTOR",
-             "UNSTABLE_BASELINE_FACTOR", "UNSTABLE_RISE", "UNSTABLE_MIN_RISES", "BARELY_MOVED_FRACTION",
-             "EARLY_STOP_MIN_GAIN_FRACTION", "MORE_DATA_MIN_FACTOR", "NOISE_REPORT_FRACTION",
-             "STUCK_FRACTION", "MIN_AUGMENT_IMAGE_SIDE", "WEIGHT_DECAY_ADAMW", "WEIGHT_DECAY_L2",
+             "UNSTABLE_DIVERGE_FACTOR", "UNSTABLE_BASELINE_FACTOR", "UNSTABLE_RISE", "UNSTABLE_RISE_OF_START",
+             "UNSTABLE_MIN_RISES", "BARELY_MOVED_FRACTION", "STUCK_FRACTION", "EARLY_STOP_MIN_GAIN_FRACTION",
+             "MORE_DATA_MIN_FACTOR", "NOISE_REPORT_FRACTION", "WEIGHT_DECAY_ADAMW", "WEIGHT_DECAY_L2",
              "CAPACITY_FACTOR"]
     values = {name: globals()[name] for name in names}
     values.update({f"UNSTABLE_HIGH_LR[{optimizer}]": lr for optimizer, lr in UNSTABLE_HIGH_LR.items()})
@@ -177,7 +173,6 @@ class RunFacts:
             stopping early saves time but not error, and that fix is ranked last).
         diverged_at_step: step at which training stopped on a non-finite loss, if it did.
         label_noise: estimated fraction of wrong training labels (see `estimate_label_noise`), if measured.
-        input_shape: shape of one example, e.g. (1, 28, 28); None when unknown.
     """
 
     task: str = "multiclass"
@@ -194,7 +189,6 @@ class RunFacts:
     best_weights_restored: bool = False
     diverged_at_step: int | None = None
     label_noise: float | None = None
-    input_shape: tuple | None = None
 
 
 @dataclass
@@ -388,8 +382,10 @@ def compute_evidence(history: pd.DataFrame, facts: RunFacts) -> dict:
                                            if facts.baseline_loss and len(good_train) else None)
     evidence["lr"] = facts.train.get("lr")
     evidence["optimizer"] = facts.train.get("optimizer")
-    rises = np.diff(good_train) / np.maximum(np.abs(good_train[:-1]), 1e-12) if len(good_train) > 1 else []
-    evidence["train_loss_rises"] = int(np.sum(np.asarray(rises) > UNSTABLE_RISE))
+    steps = np.diff(good_train)
+    relative = steps / np.maximum(np.abs(good_train[:-1]), 1e-12)
+    of_start = steps / start_loss if math.isfinite(start_loss) and start_loss > 0 else steps
+    evidence["train_loss_rises"] = int(np.sum((relative > UNSTABLE_RISE) & (of_start > UNSTABLE_RISE_OF_START)))
     evidence["val_loss_rise_from_best"] = (float(val_loss[-1] / val_loss[best_index] - 1.0)
                                            if np.isfinite(val_loss[-1]) and val_loss[best_index] > 0 else 0.0)
     return evidence
@@ -600,8 +596,7 @@ def recommend_fixes(verdict: str, evidence: dict, facts: RunFacts) -> list[Fix]:
             early_useful = evidence["epochs_since_best"] > 3
         elif early_useful and early_gain >= EARLY_STOP_MIN_GAIN_FRACTION * ref:
             fixes.append(early)
-        big_enough = facts.input_shape is None or min(facts.input_shape[-2:]) >= MIN_AUGMENT_IMAGE_SIDE
-        if facts.data_kind == "image" and augment in (None, "none", "") and big_enough:
+        if facts.data_kind == "image" and augment in (None, "none", ""):
             fixes.append(Fix("data augmentation (random shifts and small rotations)",
                              ["train.augment=shift_rotate"],
                              "each epoch sees the training images moved by up to 2 pixels and turned by up "
@@ -907,7 +902,7 @@ def run_facts(run, estimate_noise: bool = True) -> RunFacts:
         train=dataclass_dict(config.train),
         # The loop always keeps the weights of the epoch with the lowest validation loss.
         best_weights_restored=True,
-        diverged_at_step=_diverged_step(metrics), label_noise=noise, input_shape=tuple(dataset.input_shape))
+        diverged_at_step=_diverged_step(metrics), label_noise=noise)
 
 
 def _history_or_empty(run) -> pd.DataFrame:
