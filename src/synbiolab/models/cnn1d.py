@@ -62,19 +62,23 @@ class CNN1d(nn.Module):
         pool_sizes = _per_layer(pool_sizes, len(channels), "pool_sizes", (2, 2))
         blocks = []
         layers = zip(channels, kernel_sizes, dilations, pool_sizes, strict=True)
-        for out_channels, width, dilation, pool in layers:
+        for index, (out_channels, width, dilation, pool) in enumerate(layers):
+            last = index == len(channels) - 1
             blocks += [
                 # "same" padding keeps positions aligned with the input, so ISM and filter maps line up.
                 nn.Conv1d(in_channels, out_channels, width, dilation=dilation, padding="same"),
                 nn.BatchNorm1d(out_channels) if batch_norm else nn.Identity(),
                 nn.ReLU(),
                 nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity(),
-                nn.Dropout(dropout),
+                # The last block's dropout comes after the global pooling: dropout's 1/(1-p) scaling before a
+                # max would make training maxima larger than evaluation maxima (a shift of every output).
+                nn.Identity() if last else nn.Dropout(dropout),
             ]
             in_channels = out_channels
             length = -(-length // pool)
         self.conv = nn.Sequential(*blocks)
         self.global_pool = global_pool
+        self.pooled_dropout = nn.Dropout(dropout)
         n_features = in_channels * length if global_pool == "flatten" else in_channels
         head = []
         if hidden_units:
@@ -97,7 +101,7 @@ class CNN1d(nn.Module):
             h = h.mean(dim=-1)  # (B, C, L') -> (B, C)
         else:
             h = h.flatten(1)  # (B, C, L') -> (B, C * L')
-        return self.head_hidden(h)
+        return self.head_hidden(self.pooled_dropout(h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.features(x))  # (B, A, L) -> (B, n_outputs)
