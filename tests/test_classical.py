@@ -183,3 +183,17 @@ def test_pca_and_standardisation_steps():
     model.fit(images[:1200], labels[:1200])
     assert model.named_steps["pca"].components_.shape == (20, 64)
     assert (model.predict(images[1200:]) == labels[1200:]).mean() > 0.88
+
+
+def test_block_standard_scaler_gives_each_block_the_same_total_variance():
+    rng = np.random.default_rng(0)
+    wide = rng.normal(5.0, 3.0, size=(500, 300))  # like 1,620 HoG values next to ...
+    narrow = rng.normal(-2.0, 0.1, size=(500, 20))  # ... 128 CNN units
+    model = build_classifier("logistic_regression", standardize=True, feature_blocks=(300, 20))
+    scaler = model.steps[0][1]
+    scaled = scaler.fit(np.hstack([wide, narrow])).transform(np.hstack([wide, narrow]))
+    assert scaled[:, :300].var(axis=0).sum() == pytest.approx(1.0, rel=1e-4)
+    assert scaled[:, 300:].var(axis=0).sum() == pytest.approx(1.0, rel=1e-4)
+    np.testing.assert_allclose(scaled.mean(axis=0), 0.0, atol=1e-6)
+    with pytest.raises(ValueError, match="add up to 320"):
+        scaler.fit(wide)

@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.kernel_approximation import Nystroem
@@ -623,11 +623,43 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {
 }
 
 
+class BlockStandardScaler(TransformerMixin, BaseEstimator):
+    """Standardise every feature, then weight each block of columns by 1 / sqrt(its width).
+
+    When 1,620 HoG values are concatenated with 128 CNN units, plain standardisation lets the wider
+    block dominate distances, penalties and principal components by sheer number; after this
+    scaling each block contributes the same total variance (1), whatever its width.
+
+    Args:
+        block_sizes: widths of the consecutive blocks; they must add up to the number of columns.
+    """
+
+    def __init__(self, block_sizes: tuple[int, ...] = ()):
+        self.block_sizes = block_sizes
+
+    def fit(self, X: np.ndarray, y: Any = None) -> BlockStandardScaler:
+        """Learn each column's mean and standard deviation, and each column's block weight."""
+        X = np.asarray(X, dtype=np.float64)
+        if sum(self.block_sizes) != X.shape[1]:
+            raise ValueError(f"block_sizes {self.block_sizes} add up to {sum(self.block_sizes)}, but X has "
+                             f"{X.shape[1]} columns")
+        self.mean_ = X.mean(axis=0)
+        std = X.std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)  # constant columns stay constant (0), as in StandardScaler
+        self.weight_ = np.concatenate([np.full(size, 1.0 / np.sqrt(size)) for size in self.block_sizes])
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """(X - mean) / std x block weight, as float32."""
+        return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_ * self.weight_).astype(np.float32)
+
+
 def build_classifier(
     name: str,
     *,
     pca_components: int | None = None,
     standardize: bool = False,
+    feature_blocks: tuple[int, ...] | None = None,
     random_state: int = 0,
     **params: Any,
 ) -> Pipeline:
@@ -638,6 +670,8 @@ def build_classifier(
         pca_components: reduce the features to this many principal components first.
         standardize: scale every feature to zero mean and unit variance first (needed when
             features of different origin are concatenated, e.g. HoG + CNN).
+        feature_blocks: with standardize, the widths of concatenated feature sets: each block is
+            then weighted to the same total variance (BlockStandardScaler).
         random_state: seed of the classifier and of PCA.
         **params: the classifier's settings, e.g. C=10 or approximation='nystroem' for 'rbf_svm'.
 
@@ -657,7 +691,7 @@ def build_classifier(
         params = {"random_state": random_state, **params}
     steps = []
     if standardize:
-        steps.append(StandardScaler())
+        steps.append(BlockStandardScaler(tuple(feature_blocks)) if feature_blocks else StandardScaler())
     if pca_components:
         steps.append(PCA(n_components=pca_components, random_state=random_state))
     pipeline = make_pipeline(*steps, build(**params))

@@ -49,14 +49,14 @@ DEFAULT_PIPELINES = (
     "raw+pca50+knn",
     "hog+pca120+rbf_svm",
     "hog+linear_svm",
-    "hog+knn",
+    "hog+pca120+knn",
     "hog+random_forest",
     "hog+decision_tree",
     "daisy+knn",
     "cnn",
     "cnn+logistic_regression",
     "hog+cnn+logistic_regression",
-    "hog+cnn+linear_svm",
+    "hog+cnn+pca120+rbf_svm",
 )
 
 # rbf_approximation='auto' keeps the exact kernel SVM while it stays affordable: a small training set,
@@ -313,8 +313,11 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
         dim = spec.pca_components or x_train.shape[1]
         approximation = resolve_rbf_approximation(rbf_approximation, len(x_train), dim)
         for settings in _grid_settings(spec.classifier, approximation):
+            blocks = tuple(store.get(name, "train").shape[1] for name in spec.features)
             model = build_classifier(spec.classifier, pca_components=spec.pca_components,
-                                     standardize=spec.standardize, random_state=seed, **settings)
+                                     standardize=spec.standardize,
+                                     feature_blocks=blocks if len(blocks) > 1 else None,
+                                     random_state=seed, **settings)
             start = time.perf_counter()
             with warnings.catch_warnings():
                 # A grid point that stops at its iteration limit is still a valid candidate: validation judges it.
@@ -334,7 +337,7 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
         extraction = sum(store.extraction_seconds_per_1000(name) for name in spec.features)
         classifier_name = spec.classifier + (f" (PCA {spec.pca_components})" if spec.pca_components else "")
         if spec.standardize:
-            classifier_name += ", standardised"
+            classifier_name += ", standardised" + (" per block" if len(spec.features) > 1 else "")
         row.update(classifier=classifier_name, feature_dim=int(x_train.shape[1]), chosen=label or "defaults",
                    val_accuracy=score, train_seconds=fit_seconds + (cnn_seconds if spec.uses_cnn else 0.0),
                    val_scores=val_scores)
