@@ -357,30 +357,35 @@ def _errors_against(ax, x, summary: pd.DataFrame, log_x: bool, names=ERRORS) -> 
 
 
 def _shade_regions(ax, x: np.ndarray, summary: pd.DataFrame, best_index: int) -> None:
-    """Marks the sides of the best point where the runs were diagnosed as under- or overfitting.
+    """Shades each point's stretch of the axis by the verdict its runs were diagnosed with.
 
-    A side is shaded by the verdict its runs got most often; when they tie, a side whose training error
-    is above the best point's is underfitting (the model cannot fit what it sees), otherwise overfitting.
-    A side whose runs are good fits is left plain.
+    Underfitting points are blue (high bias), overfitting points red (high variance), good fits
+    plain; neighbouring points with the same verdict share one band and one label. A point whose
+    seeds disagree between the two is left plain.
     """
-    train_error = summary["train_error"].to_numpy(float)
     verdicts = summary["verdicts"].astype(str).tolist() if "verdicts" in summary else [""] * len(summary)
-    left, right = x < x[best_index], x > x[best_index]
-    low, high = x.min(), x.max()
-    for side, mask in (("left", left), ("right", right)):
-        if not mask.any():
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    kinds = []
+    for i in order:
+        over, under = "overfitting" in verdicts[i], "underfitting" in verdicts[i]
+        kinds.append("over" if over and not under else "under" if under and not over else "")
+    log = ax.get_xscale() == "log" and xs.min() > 0
+    middles = [math.sqrt(a * b) if log else (a + b) / 2 for a, b in zip(xs[:-1], xs[1:], strict=True)]
+    edges = [xs[0], *middles, xs[-1]]
+    start = 0
+    for stop in range(1, len(xs) + 1):
+        if stop < len(xs) and kinds[stop] == kinds[start]:
             continue
-        n_over = sum("overfitting" in verdicts[i] for i in np.flatnonzero(mask))
-        n_under = sum("underfitting" in verdicts[i] for i in np.flatnonzero(mask))
-        if n_over == n_under == 0:
-            continue
-        overfit = n_over > n_under or (n_over == n_under and train_error[mask].mean() <= train_error[best_index])
-        start, stop = (low, x[best_index]) if side == "left" else (x[best_index], high)
-        ax.axvspan(start, stop, color="tab:red" if overfit else "tab:blue", alpha=0.07)
-        middle = math.sqrt(start * stop) if ax.get_xscale() == "log" and start > 0 else (start + stop) / 2
-        ax.text(middle, 0.97, "overfitting\n(high variance)" if overfit else "underfitting\n(high bias)",
-                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
-                color="tab:red" if overfit else "tab:blue")
+        kind = kinds[start]
+        if kind:
+            low, high = edges[start], edges[stop]
+            colour = "tab:red" if kind == "over" else "tab:blue"
+            ax.axvspan(low, high, color=colour, alpha=0.08)
+            centre = math.sqrt(low * high) if log else (low + high) / 2
+            ax.text(centre, 0.97, "overfitting\n(high variance)" if kind == "over" else "underfitting\n(high bias)",
+                    transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8, color=colour)
+        start = stop
     ax.axvline(x[best_index], color="k", ls=":", lw=1)
 
 
