@@ -220,7 +220,8 @@ def sweep(config: Config, params: list[str] | None = None, train_sizes=None, see
         params: `key=v1,v2,...` strings for any config field, e.g. `model.hidden_units=[8],[32]`.
         train_sizes: training-set sizes for a learning curve (list or `"250,500"`).
         seeds: repeats of each point with different training seeds (mean and spread are drawn).
-        jobs: runs trained at the same time, in separate processes.
+        jobs: runs trained at the same time, in separate processes (started fresh, so a script that calls
+            `sweep(..., jobs=2)` needs the usual `if __name__ == "__main__":` guard).
         out: the sweep folder (default `sweeps/<data>-<model>-<time>`).
         overwrite: replace an existing sweep folder.
         verbose: print one line per finished run and the summary.
