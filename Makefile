@@ -30,8 +30,10 @@ test: install
 test-all: install
 	SYNBIOLAB_DATA=$(DATA) $(BIN)/pytest -m ""
 
+# Each benchmark prints its numbers and ratios; none is asserted. Run one with e.g. `make bench BENCH=diagnosis`.
+BENCH ?= foundation diagnosis pipelines sequences gans
 bench: install
-	SYNBIOLAB_DATA=$(DATA) $(BIN)/python bench/foundation.py
+	for b in $(BENCH); do SYNBIOLAB_DATA=$(DATA) $(BIN)/python bench/$$b.py || exit 1; done
 
 lint: install
 	$(BIN)/ruff check src tests bench

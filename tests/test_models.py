@@ -59,6 +59,8 @@ def test_overrides_check_keys_and_types():
     apply_overrides(cfg, ["train.lr=0.01", "model.hidden_units=[64,32]", "train.epochs=3", "data.classes=3,7"])
     assert cfg.train.lr == 0.01 and cfg.model.params["hidden_units"] == [64, 32] and cfg.train.epochs == 3
     assert cfg.data.classes == [3, 7]
+    apply_overrides(cfg, ["train.schedule=none", "train.augment=None", "data.train_size=none"])
+    assert (cfg.train.schedule, cfg.train.augment, cfg.data.train_size) == ("none", "none", None)
     with pytest.raises(SynbiolabError, match=r"unknown key 'train.lrate'; valid keys: .*train.lr"):
         apply_overrides(cfg, ["train.lrate=0.1"])
     with pytest.raises(SynbiolabError, match=r"train.epochs: expected an integer, got 'ten'"):

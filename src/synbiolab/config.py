@@ -136,6 +136,8 @@ def _coerce(value: Any, default: Any, annotation: Any, key: str) -> Any:
     if value is None:
         if "None" in ann or default is None:
             return None
+        if isinstance(default, str):  # `none` is a valid word for string options (schedule, augment)
+            return "none"
         raise SynbiolabError(f"{key}: None is not allowed (expected {type(default).__name__})")
     expected_list = "list" in ann or isinstance(default, list | tuple)
     if expected_list:
