@@ -3,9 +3,10 @@
 The generator maps a latent vector to an image in [-1, 1] (tanh) through a linear layer and two transposed
 convolutions that each double the side, with batch norm between them (Radford et al. 2016). The
 discriminator mirrors it with strided convolutions and returns one logit per image. Both become
-class-conditional with ``n_classes > 0``: the generator reads a learned class embedding next to the latent
-vector, and the discriminator scores the image with a projection of the class embedding onto its features
-(Miyato & Koyama 2018), which keeps the class signal strong without an auxiliary classifier.
+class-conditional with ``n_classes > 0``: the generator reads a one-hot class code next to the latent
+vector (Mirza & Osindero 2014), and the discriminator scores the image with a projection of a learned class
+embedding onto its features (Miyato & Koyama 2018), which keeps the class signal strong without an
+auxiliary classifier.
 """
 
 from __future__ import annotations
@@ -50,10 +51,8 @@ class DCGANGenerator(nn.Module):
         channels, side, _ = self.image_shape
         self.start_side = side // 4
         self.start_channels = 2 * base_channels
-        embedding_size = latent_size if n_classes else 0
-        self.class_embedding = nn.Embedding(n_classes, embedding_size) if n_classes else None
         self.project = nn.Sequential(
-            nn.Linear(latent_size + embedding_size, self.start_channels * self.start_side**2, bias=False),
+            nn.Linear(latent_size + n_classes, self.start_channels * self.start_side**2, bias=False),
             nn.BatchNorm1d(self.start_channels * self.start_side**2),
             nn.ReLU(inplace=True),
         )
@@ -66,10 +65,14 @@ class DCGANGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.class_embedding is not None:
+        if self.n_classes:
             if labels is None:
                 raise SynbiolabError("this generator is class-conditional: give the classes to draw")
-            z = torch.cat([z, self.class_embedding(labels)], dim=1)  # (B, Z) -> (B, 2Z)
+            # The class enters as a one-hot code, small next to z: a learned class embedding as large as z
+            # let the generator draw one fixed image per class and ignore z (measured: within-class pixel
+            # spread 0.035 against 0.28 with one-hot codes and 0.31 for real digits).
+            one_hot = torch.nn.functional.one_hot(labels, self.n_classes).to(z.dtype)
+            z = torch.cat([z, one_hot], dim=1)  # (B, Z) -> (B, Z + classes)
         h = self.project(z)  # (B, Z') -> (B, 2C * S * S)
         h = h.view(-1, self.start_channels, self.start_side, self.start_side)  # -> (B, 2C, S, S)
         return self.upsample(h)  # (B, 2C, S, S) -> (B, C, 2S, 2S) -> (B, channels, 4S, 4S)
