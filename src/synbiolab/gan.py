@@ -724,7 +724,8 @@ def fit_gan(
                     f"the last good checkpoint is kept{where}; lower train.lr"
                 )
             if ema is not None:
-                update_average(ema, generator, gcfg.ema_decay)
+                # the average forgets its start quickly at first, so short runs are not judged on early weights
+                update_average(ema, generator, min(gcfg.ema_decay, (1 + step) / (10 + step)))
             for key, value in vars(result).items():
                 sums[key] = sums.get(key, 0.0) + value
             if step % 10 == 0:
