@@ -368,3 +368,20 @@ def test_design_bad_input_gives_one_line(promoter_runs, cli, tmp_path):
     assert code == 2 and "is not a GAN run (a 'mlp' model" in err
     code, _, err = cli("design", "--generator", gan_dir, "--predictor", gan_dir, "--out", tmp_path / "e")
     assert code == 2 and "is a GAN run; give an expression predictor" in err
+
+
+def test_generator_average_and_time_limit():
+    from synbiolab import TrainConfig, load_dataset
+    from synbiolab.gan import GanConfig, build_gan, fit_gan, prepare_gan_data, update_average
+
+    average, live = nn.Linear(2, 1), nn.Linear(2, 1)
+    before = average.weight.detach().clone()
+    update_average(average, live, decay=0.9)
+    torch.testing.assert_close(average.weight, 0.9 * before + 0.1 * live.weight)
+
+    # a budget of ~0 s stops training after its first epoch, whatever the number of epochs asked for
+    data = prepare_gan_data(load_dataset("digits"))
+    model = build_gan("dcgan", (1, 8, 8), 10, base_channels=4, latent_size=8)
+    result = fit_gan(model, data, TrainConfig(epochs=5, batch_size=256, device="cpu"),
+                     GanConfig(time_limit=1e-9), verbose=False)
+    assert [row["epoch"] for row in result.history] == [1]
