@@ -372,7 +372,10 @@ def test_cli_trains_cnn1d_on_uci_splice_above_90_percent(cli, tmp_path):
     assert code == 0, err
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.90
-    assert (tmp_path / "run" / "report.html").is_file()
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "Sequence model vs linear baseline" in report and "In-silico mutagenesis" in report
+    assert "First-layer filters as motifs" in report and "could not be drawn" not in report
+    assert (tmp_path / "run" / "figures" / "class_curves.png").is_file()
 
 
 def test_natural_promoters_feed_a_gan_with_a_held_out_tenth():
