@@ -292,3 +292,20 @@ def test_rnn_reads_sequential_mnist_above_98_5_percent(cli, mnist_dir, tmp_path)
     assert code == 0, err
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.985
+
+
+def test_cli_cv_prints_mean_and_spread(cli, tmp_path):
+    rng = np.random.default_rng(1)
+    lines = ["seq,active"]
+    for i in range(60):
+        s = list(rng.choice(list("ACGT"), 24))
+        if i % 2:
+            s[8:14] = "TATAAT"
+        lines.append(f"{''.join(s)},{i % 2}")
+    path = tmp_path / "lib.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = cli("cv", "--data", str(path), "--seq-col", "seq", "--target", "active", "--folds", "3",
+                         "--epochs", "6", "--batch-size", "16", "--out", str(tmp_path / "cv"))
+    assert code == 0, err
+    assert "3-fold cross-validation" in out and "+/-" in out and "kmer_linear" in out
+    assert (tmp_path / "cv" / "folds.csv").read_text().count("\n") == 1 + 3 * 2  # header + 2 methods x 3 folds
