@@ -103,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="skip the full-recipe accuracy runs")
+    parser.add_argument("--accuracy-only", action="store_true", help="only the full-recipe accuracy runs")
     parser.add_argument("--reference", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" /
                         "bench" / "classic_mnist.py")
     args = parser.parse_args()
@@ -121,6 +122,8 @@ def main() -> None:
                 line(f"{model}: test accuracy {acc:.2%} after {epochs} epochs, {seconds:.1f} s of training "
                      f"(goal >= {goal:.1%}: {'met' if acc >= goal else 'NOT met'})")
 
+        if args.accuracy_only:
+            return
         line("== time to 99.0 % test accuracy, default CNN")
         ours, epochs = time_to_99(data, args.device, tmp)
         if args.reference.is_file() and mnist_dir.is_dir():
