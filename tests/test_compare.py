@@ -72,10 +72,14 @@ def test_comparison_folder_holds_table_figures_and_report(digits_comparison):
 
 
 def test_data_size_view_on_digits(tmp_path):
-    comparison = compare_pipelines("digits", pipelines="hog+knn,raw+logistic_regression", train_size="100,800",
-                                   out=tmp_path / "sizes", cache=False, verbose=False)
+    # 100 training images are fewer than the 120 principal components asked for: PCA keeps 100.
+    comparison = compare_pipelines("digits", pipelines="hog+pca120+rbf_svm,raw+logistic_regression",
+                                   train_size="100,800", out=tmp_path / "sizes", cache=False, verbose=False)
     assert [(r["train_size"], r["pipeline"]) for r in comparison.rows] == [
-        (100, "hog+knn"), (100, "raw+logistic_regression"), (800, "hog+knn"), (800, "raw+logistic_regression")]
+        (100, "hog+pca120+rbf_svm"), (100, "raw+logistic_regression"), (800, "hog+pca120+rbf_svm"),
+        (800, "raw+logistic_regression")]
+    assert comparison.rows[0]["classifier"] == "rbf_svm (PCA 100)"
+    assert comparison.rows[2]["classifier"] == "rbf_svm (PCA 120)"
     assert all(r["test_accuracy"] > 0.5 for r in comparison.rows)
     assert (tmp_path / "sizes" / "figures" / "data_size.png").is_file()
     assert set(comparison.table["train_size"]) == {100, 800}

@@ -310,11 +310,13 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
         x_train, x_val = store.matrix(spec, "train"), store.matrix(spec, "val")
         best = None
         val_scores = {}
-        dim = spec.pca_components or x_train.shape[1]
+        # PCA cannot keep more components than there are training images or features (tiny sets).
+        pca = min(spec.pca_components, *x_train.shape) if spec.pca_components else None
+        dim = pca or x_train.shape[1]
         approximation = resolve_rbf_approximation(rbf_approximation, len(x_train), dim)
         for settings in _grid_settings(spec.classifier, approximation):
             blocks = tuple(store.get(name, "train").shape[1] for name in spec.features)
-            model = build_classifier(spec.classifier, pca_components=spec.pca_components,
+            model = build_classifier(spec.classifier, pca_components=pca,
                                      standardize=spec.standardize,
                                      feature_blocks=blocks if len(blocks) > 1 else None,
                                      random_state=seed, **settings)
@@ -335,7 +337,7 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
         test_pred = model.predict(x_test)  # the only look at the test split
         predict_seconds = time.perf_counter() - start
         extraction = sum(store.extraction_seconds_per_1000(name) for name in spec.features)
-        classifier_name = spec.classifier + (f" (PCA {spec.pca_components})" if spec.pca_components else "")
+        classifier_name = spec.classifier + (f" (PCA {pca})" if pca else "")
         if spec.standardize:
             classifier_name += ", standardised" + (" per block" if len(spec.features) > 1 else "")
         row.update(classifier=classifier_name, feature_dim=int(x_train.shape[1]), chosen=label or "defaults",
