@@ -736,10 +736,12 @@ def data_size_figure(rows: list[dict]):
     """Test error against training-set size, one line per pipeline (log-log)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for name in dict.fromkeys(r["pipeline"] for r in rows):
+    markers = "osv^D<>pPX*h"  # lines of one colour (one kind of features) stay tellable apart
+    for index, name in enumerate(dict.fromkeys(r["pipeline"] for r in rows)):
         points = sorted((r["train_size"], r["test_error"], _colour(r)) for r in rows if r["pipeline"] == name)
         sizes, errors = [p[0] for p in points], [100 * max(p[1], 1e-4) for p in points]
-        ax.plot(sizes, errors, "o-", ms=3, color=points[0][2], alpha=0.8, label=name)
+        ax.plot(sizes, errors, "-", marker=markers[index % len(markers)], ms=4, color=points[0][2], alpha=0.8,
+                label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training images")
