@@ -484,8 +484,8 @@ def compare_pipelines(
     if quick and sizes == [None] and data == "mnist":
         sizes = [QUICK_TRAIN_SIZE]
     if rbf_approximation not in ("auto", "exact", "nystroem"):
-        raise SynbiolabError(f"rbf approximation {rbf_approximation!r} is unknown; valid: auto, exact, "
-                             f"nystroem")
+        raise SynbiolabError(f"--rbf (rbf_approximation) {rbf_approximation!r} is unknown; valid: auto, "
+                             f"exact, nystroem")
     feature_cache = None
     if cache is not False:
         feature_cache = FeatureCache() if cache is True else FeatureCache(Path(cache))
