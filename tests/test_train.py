@@ -34,6 +34,8 @@ def test_cli_train_digits_end_to_end(cli, tmp_path):
     assert list(run.history.columns) == ["epoch", "step", "train_loss", "train_metric", "train_error", "val_loss",
                                          "val_metric", "val_error", "lr", "seconds"]
     assert len(run.history) == 30 and m["best_epoch"] == int(run.history["val_loss"].idxmin()) + 1
+    spec = json.loads((out / "model.json").read_text())  # every constructor argument, defaults included
+    assert spec["params"] == {"hidden_units": [128], "activation": "relu", "dropout": 0.2, "input_dropout": 0.0}
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["epochs"] == 30 and config["model"]["params"] == {"hidden_units": [128]}
     assert config["meta"]["versions"]["torch"] == torch.__version__
@@ -62,6 +64,7 @@ def test_existing_out_is_never_overwritten(cli, tmp_path):
     [
         (["--data", "mnits"], "unknown data set 'mnits'; valid: mnist, digits"),
         (["--model", "resnet"], "unknown model 'resnet'; valid: mlp, cnn"),
+        (["--model", "dcgan"], "model 'dcgan' is a GAN: train it with `synbiolab gan --model dcgan`"),
         (["--set", "train.lrate=1"], "unknown key 'train.lrate'; valid keys:"),
         (["--set", "train.epochs=many"], "train.epochs: expected an integer, got 'many'"),
         (["--set", "model.hidden=[3]"], "unknown key 'model.hidden' for model 'mlp'; valid: model.hidden_units"),

@@ -17,6 +17,9 @@ def evaluate_run(run_path: str | Path, split: str = "test") -> dict:
     if split not in ("test", "val", "train"):
         raise SynbiolabError(f"split={split!r} is unknown; valid: test, val, train")
     run = load_run(run_path)
+    if run.model_spec.get("kind") == "gan":
+        raise SynbiolabError(f"{run_path}: a GAN run has no classifier to evaluate; its quality numbers are in "
+                             "metrics.json and its report (synbiolab sample draws from it)")
     ds = run.load_dataset()
     return evaluate(run.load_model(), getattr(ds, split), ds.task)
 

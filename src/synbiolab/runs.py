@@ -106,11 +106,16 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False) -> Path:
 
 
 def save_model(run_dir: str | Path, model: torch.nn.Module, model_name: str, params: dict, dataset_info: dict):
+    """Write model.safetensors and model.json; model.json holds every constructor argument, the defaults
+    included, so the saved model still loads after a later version changes a default."""
     from safetensors.torch import save as st_save
+
+    from .config import model_parameters
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(Path(run_dir) / "model.safetensors", st_save(state))
-    atomic_write_json(Path(run_dir) / "model.json", {"name": model_name, "params": params, **dataset_info})
+    full_params = {**model_parameters(model_name), **params}
+    atomic_write_json(Path(run_dir) / "model.json", {"name": model_name, "params": full_params, **dataset_info})
 
 
 def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:

@@ -51,6 +51,8 @@ def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, **par
     cls = get_model_class(name)
     entry = MODELS[name]
     if dataset is not None:
+        if "gan" in entry.kinds:
+            raise SynbiolabError(f"model '{name}' is a GAN: train it with `synbiolab gan --model {name}`")
         if dataset.kind not in entry.kinds:
             raise SynbiolabError(
                 f"model '{name}' does not take {dataset.kind} data ('{dataset.name}'); models for {dataset.kind} "
