@@ -15,9 +15,8 @@ Typical use:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -403,8 +402,9 @@ def _jsonable(settings: dict) -> dict:
 
 def default_cache_dir() -> Path:
     """The user cache for features: $XDG_CACHE_HOME/synbiolab/features, else ~/.cache/synbiolab/features."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "synbiolab" / "features"
+    from .data.images import cache_dir
+
+    return cache_dir() / "features"
 
 
 @dataclass
@@ -445,17 +445,12 @@ class FeatureCache:
 
     def save(self, path: Path, features: np.ndarray, settings: dict) -> None:
         """Store atomically: a killed process never leaves a half-written file that a later run trusts."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.save(stream, features, allow_pickle=False)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-        description = {"settings": settings, "shape": list(features.shape)}
-        path.with_suffix(".json").write_text(json.dumps(description))
+        from .runs import atomic_write_bytes, atomic_write_json
+
+        buffer = io.BytesIO()
+        np.save(buffer, features, allow_pickle=False)
+        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_json(path.with_suffix(".json"), {"settings": settings, "shape": list(features.shape)})
 
 
 def extract_features(

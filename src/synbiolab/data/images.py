@@ -139,6 +139,9 @@ def download(url: str, dest: Path, checksum: str, algorithm: str = "md5", timeou
             raise SynbiolabError(
                 f"{url}: checksum mismatch ({algorithm} {got}, expected {checksum}); download discarded"
             )
+        from ..runs import _file_mode
+
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, dest)
         return dest
     finally:
