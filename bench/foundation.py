@@ -72,8 +72,9 @@ def bare_loop_seconds(data, device: str, epochs: int = 1) -> float:
     x = data.train.x.to(device).contiguous(memory_format=torch.channels_last)
     batches = InMemoryBatches(x, data.train.y.to(device), cfg.train.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.train.lr, total_steps=batches.steps_per_epoch * epochs,
-                                                   pct_start=0.25, cycle_momentum=False)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, cfg.train.lr, total_steps=batches.steps_per_epoch * epochs, pct_start=0.25, cycle_momentum=False
+    )
     model.train()
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     sync()
@@ -136,9 +137,10 @@ def main() -> None:
 
         line("== loop overhead: trainer vs a bare loop, 1 epoch each, same model/data/batch/optimiser")
         bare = bare_loop_seconds(data, args.device)
-        _, trainer, _, run = recipe_run(data, "cnn", args.device, tmp / "overhead", 1)
-        line(f"bare loop {bare:.2f} s/epoch, trainer {trainer:.2f} s/epoch: overhead {100 * (trainer / bare - 1):+.1f} % "
-             "(goal within 3 %)")
+        _, trainer, _, _ = recipe_run(data, "cnn", args.device, tmp / "overhead", 1)
+        overhead = 100 * (trainer / bare - 1)
+        line(f"bare loop {bare:.2f} s/epoch, trainer {trainer:.2f} s/epoch: "
+             f"overhead {overhead:+.1f} % (goal within 3 %)")
 
         line("== peak memory")
         line(f"synbiolab train --data mnist --model cnn: peak RSS {peak_rss_of_cli(tmp / 'rss', args.device):.2f} GB "

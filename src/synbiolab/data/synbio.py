@@ -136,8 +136,8 @@ def resolve_file(key: str, data_dir: str | None = None, download_ok: bool = True
 
 
 def _val_size(cfg: DataConfig, default: float) -> float:
-    # DataConfig's default validation size is MNIST's 5,000 images; sequence sets use their own fraction.
-    return default if cfg.val_size in (None, DataConfig().val_size) else cfg.val_size
+    # An unset validation size means the data set's own default fraction.
+    return default if cfg.val_size is None else cfg.val_size
 
 
 def connected_groups(*labelings) -> np.ndarray:
