@@ -198,3 +198,20 @@ def test_mnist_cnn_one_epoch(mnist_dir, tmp_path):
     cfg.train.epochs, cfg.train.batch_size, cfg.train.augment = 1, 64, "none"
     run = train(cfg, out=tmp_path / "cnn", verbose=False)
     assert run.metrics["test"]["accuracy"] >= 0.985
+
+
+def test_quickstart_falls_back_to_digits_offline(cli, tmp_path, monkeypatch):
+    import synbiolab.data.images as images
+
+    monkeypatch.delenv("SYNBIOLAB_DATA", raising=False)
+    monkeypatch.setattr(images, "MNIST_MIRRORS", ("file:///nonexistent/",))
+    code, out, err = cli("quickstart", "--out", tmp_path)
+    assert code == 0, err
+    assert "MNIST unavailable" in out and "using scikit-learn's bundled 8x8 digits instead" in out
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    assert len(runs) == 2 and runs[0].startswith("quickstart-digits-cnn") and runs[1].startswith("quickstart-digits-mlp")
+    for run in runs:
+        m = load_run(tmp_path / run).metrics
+        assert m["test"]["accuracy"] > 0.9
+        assert f"{m['test']['accuracy']:.4f}" in out  # the table shows each model's test accuracy
+    assert "quickstart on digits" in out and "report.html" in out

@@ -77,12 +77,13 @@ def quickstart(data_dir: str | None = None, out: str | Path = "runs", verbose: b
     from .data import load_dataset
     from .train import default_config, train
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     data = "mnist"
     try:
         dataset = load_dataset("mnist", data_dir=data_dir)
-    except SynbiolabError as exc:
-        console.print(f"MNIST unavailable ({exc}); using scikit-learn's bundled 8x8 digits instead")
+    except SynbiolabError:
+        console.print("MNIST unavailable (not in --data-dir, $SYNBIOLAB_DATA or the cache, and no download "
+                      "possible): using scikit-learn's bundled 8x8 digits instead")
         data, dataset = "digits", load_dataset("digits")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     quick_epochs = {"mlp": 5, "cnn": 2} if data == "mnist" else {"mlp": 30, "cnn": 30}
