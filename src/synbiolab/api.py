@@ -78,6 +78,8 @@ def quickstart(data_dir: str | None = None, out: str | Path = "runs", verbose: b
     from .train import default_config, train
 
     console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a log file gets the whole table, not an 80-column squeeze
     data = "mnist"
     try:
         dataset = load_dataset("mnist", data_dir=data_dir)
