@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from synbiolab.config import set_value
-from synbiolab.gan import default_gan_config, train_gan
+from synbiolab.gan import SEQUENCE_QUALITY_KEYS, default_gan_config, train_gan
 
 
 def _device_name(device: str) -> str:
@@ -157,21 +157,7 @@ def run_wgan(args) -> dict:
         "seconds_per_epoch": metrics["seconds_per_epoch"],
         "train_seconds": metrics["train_seconds"],
         "device": metrics["device"],
-        **{
-            k: f[k]
-            for k in (
-                "kmer_r",
-                "kmer_r_ceiling",
-                "kmer_r_floor",
-                "rate_10",
-                "natural_rate_10",
-                "rate_35",
-                "natural_rate_35",
-                "exact_fraction",
-                "mean_nearest",
-                "diversity",
-            )
-        },
+        **{k: f[k] for k in SEQUENCE_QUALITY_KEYS},
         "run": str(run.path),
     }
 

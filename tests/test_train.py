@@ -209,7 +209,8 @@ def test_quickstart_falls_back_to_digits_offline(cli, tmp_path, monkeypatch):
     assert code == 0, err
     assert "MNIST unavailable" in out and "using scikit-learn's bundled 8x8 digits instead" in out
     runs = sorted(p.name for p in tmp_path.iterdir())
-    assert len(runs) == 2 and runs[0].startswith("quickstart-digits-cnn") and runs[1].startswith("quickstart-digits-mlp")
+    assert len(runs) == 2
+    assert runs[0].startswith("quickstart-digits-cnn") and runs[1].startswith("quickstart-digits-mlp")
     for run in runs:
         m = load_run(tmp_path / run).metrics
         assert m["test"]["accuracy"] > 0.9

@@ -29,6 +29,14 @@ LOSSES = ("standard", "wgan-gp")
 # ---------------------------------------------------------------------------------------------------------
 
 
+# The promoter-quality numbers of a finished sequence GAN, in the order reports and benchmarks print them.
+SEQUENCE_QUALITY_KEYS = (
+    "kmer_r", "kmer_r_ceiling", "kmer_r_floor", "rate_10", "natural_rate_10", "rate_35", "natural_rate_35",
+    "spacing_16_18", "exact_fraction", "natural_exact_fraction", "mean_nearest", "natural_mean_nearest",
+    "diversity", "natural_diversity",
+)
+
+
 def gradient_penalty(
     critic: nn.Module,
     real: torch.Tensor,
@@ -1456,62 +1464,19 @@ def write_gan_report(run) -> None:
         else:
             final = metrics["final"]
             parts.append("<h2>Sigma-70 boxes, novelty</h2>")
-            parts.append(
-                save_figure(
-                    _bar_figure(
-                        final["boxes"]["spacing_counts"],
-                        final["natural_boxes"]["spacing_counts"],
-                        ("generated", "natural"),
-                        "spacer between -35 and -10 boxes",
-                        "nt",
-                    ),
-                    run,
-                    "gan_spacing",
-                )
-            )
-            parts.append(
-                save_figure(
-                    _bar_figure(
-                        final["boxes"]["position_10_counts"],
-                        final["natural_boxes"]["position_10_counts"],
-                        ("generated", "natural"),
-                        "-10 box start",
-                        "position",
-                    ),
-                    run,
-                    "gan_position_10",
-                )
-            )
-            parts.append(
-                save_figure(
-                    _bar_figure(
-                        final["nearest_counts"],
-                        final["natural_nearest_counts"],
-                        ("generated", "held-out natural"),
-                        "Hamming distance to the nearest training sequence",
-                        "nt",
-                    ),
-                    run,
-                    "gan_nearest",
-                )
-            )
-            keys = [
-                "kmer_r",
-                "kmer_r_ceiling",
-                "kmer_r_floor",
-                "rate_10",
-                "natural_rate_10",
-                "rate_35",
-                "natural_rate_35",
-                "spacing_16_18",
-                "exact_fraction",
-                "natural_exact_fraction",
-                "mean_nearest",
-                "natural_mean_nearest",
-                "diversity",
-                "natural_diversity",
+            figures = [
+                ("spacing_counts", "spacer between -35 and -10 boxes", "nt", "gan_spacing"),
+                ("position_10_counts", "-10 box start", "position", "gan_position_10"),
             ]
-            parts.append(table([{"metric": k, "value": final[k]} for k in keys]))
+            for key, title, unit, name in figures:
+                figure = _bar_figure(final["boxes"][key], final["natural_boxes"][key], ("generated", "natural"),
+                                     title, unit)
+                parts.append(save_figure(figure, run, name))
+            parts.append(save_figure(_bar_figure(final["nearest_counts"], final["natural_nearest_counts"],
+                                                 ("generated", "held-out natural"),
+                                                 "Hamming distance to the nearest training sequence", "nt"),
+                                     run, "gan_nearest"))
+            parts.append(table([{"metric": k, "value": final[k]} for k in SEQUENCE_QUALITY_KEYS]))
             parts.append(
                 f"<p>{final['n_samples']:,} generated sequences against {final['n_heldout']:,} held-out "
                 f"natural promoters the GAN never saw ({final['n_train']:,} in training). Natural "
