@@ -206,7 +206,8 @@ def test_short_conditional_gan_on_digits_writes_samples_and_metrics(cli, tmp_pat
     assert code == 2 and "valid: 0, 1, 2" in err
 
 
-def test_gan_resume_continues_exactly(tmp_path):
+@pytest.mark.parametrize("schedule", ["none", "cosine"])
+def test_gan_resume_continues_exactly(tmp_path, schedule):
     from synbiolab import TrainConfig, load_dataset
     from synbiolab.gan import GanConfig, build_gan, fit_gan, prepare_gan_data
 
@@ -217,12 +218,13 @@ def test_gan_resume_continues_exactly(tmp_path):
         torch.manual_seed(0)
         return build_gan("dcgan", (1, 8, 8), 10, base_channels=4, latent_size=8)
 
-    straight = fit_gan(fresh(), data, TrainConfig(epochs=2, batch_size=256, device="cpu"), settings,
-                       tmp_path / "a", verbose=False)
-    fit_gan(fresh(), data, TrainConfig(epochs=1, batch_size=256, device="cpu"), settings, tmp_path / "b",
-            verbose=False)
-    resumed = fit_gan(fresh(), data, TrainConfig(epochs=2, batch_size=256, device="cpu"), settings,
-                      tmp_path / "b", resume=True, verbose=False)
+    def config(epochs):  # the cosine decay spans the 2 planned epochs, so the resumed run must restore it
+        return TrainConfig(epochs=epochs, batch_size=256, device="cpu", schedule=schedule)
+
+    straight = fit_gan(fresh(), data, config(2), settings, tmp_path / "a", verbose=False)
+    stop_early = GanConfig(loss="wgan-gp", n_critic=2, time_limit=1e-9)  # stops after epoch 1 of the 2 planned
+    fit_gan(fresh(), data, config(2), stop_early, tmp_path / "b", verbose=False)
+    resumed = fit_gan(fresh(), data, config(2), settings, tmp_path / "b", resume=True, verbose=False)
     assert [row["epoch"] for row in resumed.history] == [1, 2]
     for name, tensor in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], tensor, msg=name)
@@ -235,6 +237,8 @@ def test_gan_bad_input_gives_one_line(cli, tmp_path):
                            "use dcgan")
     code, out, err = cli("gan", "--data", "digits", "--set", "gan.loss=hinge", "--out", tmp_path / "y")
     assert code == 2 and "valid: standard, wgan-gp" in err
+    code, out, err = cli("gan", "--data", "digits", "--set", "train.schedule=onecycle", "--out", tmp_path / "z")
+    assert code == 2 and "valid: none (constant learning rates) or cosine" in err
     # a classifier run is not a GAN
     code, out, err = cli("train", "--data", "digits", "--model", "mlp", "--epochs", "1", "--out",
                          tmp_path / "mlp", "--quiet")

@@ -637,6 +637,11 @@ def fit_gan(
     betas = (gcfg.beta1, gcfg.beta2)
     g_opt = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=gcfg.lr_discriminator or cfg.lr, betas=betas)
+    if cfg.schedule not in ("none", "cosine"):
+        raise SynbiolabError(
+            f"train.schedule={cfg.schedule!r} does not apply to a GAN; valid: none (constant learning rates) or "
+            "cosine (both decay to 0 over train.epochs)"
+        )
 
     from .data import InMemoryBatches
 
@@ -646,6 +651,13 @@ def fit_gan(
     )
     steps_per_epoch = max(batches.steps_per_epoch // gcfg.n_critic, 1)
     n_steps = cfg.epochs * steps_per_epoch
+    # A decaying learning rate lets the generator settle at the end instead of orbiting (the WGAN-GP authors
+    # decayed theirs to 0); the schedule spans train.epochs, so a run cut short by time_limit stops mid-way.
+    schedules = (
+        [torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps) for opt in (g_opt, d_opt)]
+        if cfg.schedule == "cosine"
+        else []
+    )
     rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     fixed_latent, fixed_labels = _fixed_latent(model, model.n_classes, cfg.seed)
     # A slow moving average of the generator's weights draws the samples that are scored and kept: GAN
@@ -664,6 +676,8 @@ def fit_gan(
             ema.load_state_dict(state["generator_ema"])
         g_opt.load_state_dict(state["generator_optimizer"])
         d_opt.load_state_dict(state["discriminator_optimizer"])
+        for schedule, saved in zip(schedules, state.get("schedules") or [], strict=False):
+            schedule.load_state_dict(saved)
         batches.load_state_dict(state["batches"])
         rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
@@ -679,6 +693,7 @@ def fit_gan(
                 "generator_ema": ema.state_dict() if ema is not None else None,
                 "generator_optimizer": g_opt.state_dict(),
                 "discriminator_optimizer": d_opt.state_dict(),
+                "schedules": [schedule.state_dict() for schedule in schedules],
                 "batches": batches.state_dict(),
                 "rng": rng.get_state(),
                 "torch_rng": torch.get_rng_state(),
@@ -731,6 +746,8 @@ def fit_gan(
                     f"{result.discriminator_loss}, generator {result.generator_loss}); "
                     f"the last good checkpoint is kept{where}; lower train.lr"
                 )
+            for schedule in schedules:
+                schedule.step()
             if ema is not None:
                 # the average forgets its start quickly at first, so short runs are not judged on early weights
                 update_average(ema, generator, min(gcfg.ema_decay, (1 + step) / (10 + step)))
