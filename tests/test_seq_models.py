@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from synbiolab.data.sequences import one_hot
+from synbiolab.errors import SynbiolabError
 from synbiolab.interpret import (
     CONSENSUS_MOTIFS,
     consensus_ppm,
@@ -40,6 +41,17 @@ def test_sequence_models_map_one_hot_to_logits(model):
     x = torch.from_numpy(one_hot(["ACGT" * 15, "TTGACA" * 10, "GATTACA" * 8], length=60)[0])  # (3, 4, 60)
     assert model(x).shape == (3, model.out.out_features)
     assert model.features(x).shape == (3, model.out.in_features)
+
+
+def test_max_plus_mean_pooling_concatenates_both_summaries():
+    model = CNN1d((4, 20), 1, channels=[3], kernel_sizes=[3], pool_sizes=[1], global_pool="max+mean",
+                  hidden_units=0).eval()
+    x = torch.from_numpy(one_hot(["ACGTTGCAAC" * 2, "TTTTTAAAAA" * 2], length=20)[0])
+    maps = model.conv(x)  # (2, 3, 20)
+    torch.testing.assert_close(model.features(x), torch.cat([maps.amax(-1), maps.mean(-1)], dim=1))
+    assert model.out.in_features == 6
+    with pytest.raises(SynbiolabError, match="valid: max, mean, max\\+mean, flatten"):
+        CNN1d((4, 20), 1, global_pool="sum")
 
 
 def test_rnn_reads_mnist_rows_as_steps():

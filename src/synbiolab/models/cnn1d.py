@@ -23,6 +23,9 @@ def _per_layer(value, n_layers: int, name: str, default: tuple) -> list:
     return values + values[-1:] * (n_layers - len(values))
 
 
+POOLS = ("max", "mean", "max+mean", "flatten")
+
+
 class CNN1d(nn.Module):
     """Convolution blocks (conv -> batch norm -> ReLU -> max pool -> dropout), a pooling head, an MLP.
 
@@ -33,7 +36,8 @@ class CNN1d(nn.Module):
         kernel_sizes: width of each layer's filters (one per layer; a short list repeats its last entry).
         dilations: dilation of each layer (spreads a filter over a wider window at the same cost).
         pool_sizes: max-pool width after each layer (1 keeps the length).
-        global_pool: max, mean, or flatten (keep every position: the head sees where motifs are).
+        global_pool: max, mean, max+mean (both side by side: whether a motif is there and how often), or
+            flatten (keep every position: the head sees where motifs are).
         hidden_units: width of the hidden layer of the head (0 for none).
         dropout: dropout after each block and in the head.
         batch_norm: batch normalisation after each convolution.
@@ -53,8 +57,8 @@ class CNN1d(nn.Module):
         batch_norm: bool = True,
     ):
         super().__init__()
-        if global_pool not in ("max", "mean", "flatten"):
-            raise SynbiolabError(f"model.global_pool '{global_pool}' is unknown; valid: max, mean, flatten")
+        if global_pool not in POOLS:
+            raise SynbiolabError(f"model.global_pool '{global_pool}' is unknown; valid: {', '.join(POOLS)}")
         in_channels, length = int(input_shape[0]), int(input_shape[-1])
         channels = list(channels)
         kernel_sizes = _per_layer(kernel_sizes, len(channels), "kernel_sizes", (11, 5))
@@ -79,7 +83,7 @@ class CNN1d(nn.Module):
         self.conv = nn.Sequential(*blocks)
         self.global_pool = global_pool
         self.pooled_dropout = nn.Dropout(dropout)
-        n_features = in_channels * length if global_pool == "flatten" else in_channels
+        n_features = {"flatten": in_channels * length, "max+mean": 2 * in_channels}.get(global_pool, in_channels)
         head = []
         if hidden_units:
             head += [nn.Linear(n_features, hidden_units), nn.ReLU(), nn.Dropout(dropout)]
@@ -99,6 +103,8 @@ class CNN1d(nn.Module):
             h = h.amax(dim=-1)  # (B, C, L') -> (B, C)
         elif self.global_pool == "mean":
             h = h.mean(dim=-1)  # (B, C, L') -> (B, C)
+        elif self.global_pool == "max+mean":
+            h = torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=1)  # (B, C, L') -> (B, 2C)
         else:
             h = h.flatten(1)  # (B, C, L') -> (B, C * L')
         return self.head_hidden(self.pooled_dropout(h))
