@@ -43,6 +43,7 @@ def run_dcgan(args, conditional: bool, judge: str | None) -> dict:
     set_value(config, "train.epochs", args.dcgan_epochs)
     set_value(config, "train.device", args.device)
     set_value(config, "model.base_channels", args.base_channels)
+    set_value(config, "train.schedule", args.dcgan_schedule)
     if args.data_dir:
         set_value(config, "data.data_dir", args.data_dir)
     if conditional:
@@ -107,6 +108,7 @@ def run_wgan(args) -> dict:
     set_value(config, "train.epochs", args.wgan_epochs)
     set_value(config, "train.device", args.device)
     set_value(config, "model.channels", args.wgan_channels)
+    set_value(config, "train.schedule", args.wgan_schedule)
     if args.data_dir:
         set_value(config, "data.data_dir", args.data_dir)
     settings.time_limit = args.wgan_minutes * 60
@@ -129,6 +131,13 @@ def run_wgan(args) -> dict:
         f"{f['kmer_r_ceiling']:.4f}; floor (shuffled) {f['kmer_r_floor']:.4f} "
         f"(target >= 0.9 and within 0.05 of the ceiling): {_check(r_ok)}"
     )
+    if f["kmer_r_ceiling"] < 0.9:
+        print(
+            f"  note: natural promoters themselves reach only {f['kmer_r_ceiling']:.4f} against the "
+            f"{f['n_heldout']:,} held-out ones (sampling noise of the held-out 6-mer counts), so no generator can "
+            f"pass the 0.9 part; within 0.05 of the ceiling (>= {f['kmer_r_ceiling'] - 0.05:.4f}): "
+            f"{_check(f['kmer_r'] >= f['kmer_r_ceiling'] - 0.05)}"
+        )
     d10 = abs(f["rate_10"] - f["natural_rate_10"])
     d35 = abs(f["rate_35"] - f["natural_rate_35"])
     print(
@@ -175,11 +184,18 @@ def main() -> None:
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument("--wgan-channels", type=int, default=128)
     parser.add_argument("--wgan-eval-samples", type=int, default=2000)
+    parser.add_argument("--dcgan-schedule", default="none", choices=["none", "cosine"],
+                        help="cosine: both learning rates decay to 0 over --dcgan-epochs")
+    parser.add_argument("--wgan-schedule", default="none", choices=["none", "cosine"],
+                        help="cosine: both learning rates decay to 0 over --wgan-epochs (set to what fits the budget)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--judge-epochs", type=int, default=3)
     parser.add_argument("--final-samples", type=int, default=10000)
     parser.add_argument("--tog-samples", type=int, default=60000)
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     results: dict = {"args": vars(args)}
     judge = None
