@@ -1,8 +1,10 @@
 """In-memory batches on the training device: the fast path for data that fits in memory.
 
-A per-sample ``DataLoader`` collates Python objects for every example; for tensors already in memory,
-indexing a whole batch at once is an order of magnitude faster. The iterator keeps its state (the
-permutation of the current epoch and the position in it) so a resumed run draws the same batches.
+A per-sample ``DataLoader`` fetches and collates every example on its own; for tensors already in memory,
+indexing a whole batch at once is faster (on 2 CPU cores, batches of 64 one-hot promoters: 8x a DataLoader over
+the same tensors, 25x one that encodes text per example; bench/sequences.py). A training step is mostly the
+model's arithmetic, though, so whole epochs gain little (about 1.05x for the default cnn1d). The iterator keeps
+its state (the permutation of the current epoch and the position in it) so a resumed run draws the same batches.
 """
 
 from __future__ import annotations
