@@ -245,7 +245,7 @@ def test_gan_bad_input_gives_one_line(cli, tmp_path):
     assert code == 0, err
     code, out, err = cli("sample", tmp_path / "mlp")
     assert code == 2
-    assert "is not a GAN run (a 'mlp' model of `synbiolab train`)" in err
+    assert "is a train folder (written by synbiolab train); expected a gan folder" in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -369,7 +369,7 @@ def test_design_bad_input_gives_one_line(promoter_runs, cli, tmp_path):
     # the generator must be a sequence GAN
     code, _, err = cli("design", "--generator", predictor_dir, "--predictor", predictor_dir,
                        "--out", tmp_path / "d")
-    assert code == 2 and "is not a GAN run (a 'mlp' model" in err
+    assert code == 2 and "is a train folder (written by synbiolab train); expected a gan folder" in err
     code, _, err = cli("design", "--generator", gan_dir, "--predictor", gan_dir, "--out", tmp_path / "e")
     assert code == 2 and "is a GAN run; give an expression predictor" in err
 

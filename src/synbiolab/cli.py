@@ -275,11 +275,12 @@ def sample(
     digit: int = typer.Option(None, "--digit", help="class to draw (class-conditional GANs)"),
     out: Path = typer.Option(None, "--out", "-o", help="output file (default RUN/samples.png or .fasta)"),
     seed: int = typer.Option(0, help="seed of the latent vectors"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace the --out file when it exists"),
 ):
     """Draw samples from a trained GAN: a PNG grid of images or a FASTA file of sequences."""
     from .gan import sample as draw
 
-    _echo(str(draw(run, n=n, digit=digit, out=out, seed=seed)))
+    _echo(str(draw(run, n=n, digit=digit, out=out, seed=seed, overwrite=overwrite)))
 
 
 @app.command()
@@ -374,6 +375,19 @@ def compare(
     compare_pipelines(data, pipelines=pipelines, train_size=train_size, cnn_run=cnn, quick=quick, out=out,
                       overwrite=overwrite, data_dir=data_dir, cnn_epochs=cnn_epochs, rbf_approximation=rbf,
                       cache=not no_cache, seed=seed)
+
+
+# --- the web page
+
+
+@app.command()
+def serve(runs: Path = typer.Option(Path("runs"), "--runs", help="the runs folder to show"),
+          host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this machine only)"),
+          port: int = typer.Option(8000, "--port", help="TCP port")):
+    """A local web page on the runs folder: tables, live curves, draw a digit, paste DNA, sample GANs."""
+    from .web import serve as run_server
+
+    run_server(runs, host=host, port=port)
 
 
 # --- entry point

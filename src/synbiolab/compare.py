@@ -505,7 +505,7 @@ def compare_pipelines(
     cnn = checked_run if needs_cnn else None
 
     default_out = Path("runs") / f"compare-{data}-{datetime.now():%Y%m%d-%H%M%S}"
-    folder = prepare_run_dir(out or default_out, overwrite)
+    folder = prepare_run_dir(out or default_out, overwrite, kind="compare")
     settings = {
         "data": data, "pipelines": [s.name for s in specs], "train_sizes": sizes,
         "cnn_run": str(cnn_run or ""),

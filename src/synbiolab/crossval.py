@@ -120,7 +120,7 @@ def cross_validate(
     grouped = holds_out_groups(config, ds)
     pool, whole, folds = cv_folds(ds, n_folds, grouped, config.data.seed)
     labels = pool.y.numpy() if ds.task in ("binary", "multiclass") else None
-    folder = prepare_run_dir(out, overwrite) if out is not None else None
+    folder = prepare_run_dir(out, overwrite, kind="cv") if out is not None else None
     rows = []
     out_of_fold: dict[str, np.ndarray] = {}  # method -> outputs for every example, from the fold testing it
 

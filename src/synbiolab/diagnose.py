@@ -1102,7 +1102,9 @@ def _fix_figure(before_run, after_run, chosen: Fix, before: dict, after: dict) -
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    target = after_run.path / "figures" / "fix_comparison.png"
+    from .runs import subfolder
+
+    target = subfolder(after_run.path, "figures") / "fix_comparison.png"
     atomic_write_bytes(target, buffer.getvalue())
     return str(target)
 

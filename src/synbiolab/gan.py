@@ -666,7 +666,9 @@ def fit_gan(
 
     history: list[dict] = []
     start_step, seconds = 0, 0.0
-    checkpoint_path = run_dir / "checkpoint" / "state.pt" if run_dir is not None else None
+    from .runs import subfolder
+
+    checkpoint_path = subfolder(run_dir, "checkpoint") / "state.pt" if run_dir is not None else None
     if resume:
         if checkpoint_path is None or not checkpoint_path.is_file():
             raise SynbiolabError(f"{run_dir}: no checkpoint to resume from (checkpoint/state.pt)")
@@ -880,12 +882,13 @@ def _save_png(image, path) -> None:
 
 def draw_epoch_samples(model, data: GanData, latent, labels, run_dir, epoch: int) -> None:
     """Draw the fixed latent vectors after an epoch: figures/samples_epoch_NNN.png, or sequences as text."""
-    from pathlib import Path
 
     from .runs import atomic_write_text
 
     samples = generate(model, len(latent), labels, latent=latent)
-    figures = Path(run_dir) / "figures"
+    from .runs import subfolder
+
+    figures = subfolder(run_dir, "figures")
     if data.kind == "image":
         columns = model.n_classes or 8
         _save_png(image_grid(samples, columns), figures / f"samples_epoch_{epoch:03d}.png")
@@ -1045,15 +1048,9 @@ def is_gan_run(run) -> bool:
 
 def open_gan_run(path):
     """The Run of a GAN, or one clear error naming what the folder is instead."""
-    from .runs import Run
+    from .runs import open_run
 
-    run = Run(path)
-    if not is_gan_run(run):
-        model = run.raw_config.get("model", {}).get("name", "?")
-        raise SynbiolabError(
-            f"{path}: is not a GAN run (a '{model}' model of `synbiolab train`); give a `synbiolab gan` run"
-        )
-    return run
+    return open_run(path, expect="gan")
 
 
 def load_gan(run, device: str = "cpu") -> nn.Module:
@@ -1130,25 +1127,35 @@ def train_gan(
     from dataclasses import asdict
     from pathlib import Path
 
-    from .data import load_dataset
-    from .models import count_parameters
-    from .runs import Run, atomic_write_json, default_run_name, prepare_run_dir, save_model
+    from .runs import atomic_write_json, default_run_name, reopen_folder, start_folder, versions
 
     if resume is not None:
         run = open_gan_run(resume)
-        config, run_dir = run.config, run.path
+        config = run.config
         gcfg = gan_config_from_dict(run.raw_config["gan"], str(run.path / "config.json"))
+        run_dir, lock = reopen_folder(run.path, "gan")
     else:
         name = config.model.name
         gan_model_class(name)
         gcfg = gan_config or GanConfig(**GAN_RECIPES.get(name, {}).get("gan", {}))
-        run_dir = prepare_run_dir(out or Path("runs") / default_run_name(config.data.name, name), overwrite)
+        run_dir, lock = start_folder(out or Path("runs") / default_run_name(config.data.name, name), "gan", overwrite)
         meta = {
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "kind": "gan",
+            "versions": versions(),
         }
         atomic_write_json(run_dir / "config.json", {**config.to_dict(), "gan": asdict(gcfg), "meta": meta})
+    try:
+        return _train_gan_into(config, gcfg, run_dir, resume, verbose, dataset)
+    finally:
+        lock.release()
+
+
+def _train_gan_into(config, gcfg: GanConfig, run_dir, resume, verbose: bool, dataset):
+    from .data import load_dataset
+    from .models import count_parameters
+    from .runs import Run, atomic_write_json, save_model
 
     ds = dataset if dataset is not None else load_dataset(config.data)
     wanted = GAN_KINDS[config.model.name]
@@ -1281,7 +1288,8 @@ def summary_line(metrics: dict) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def sample(run_path, n: int = 64, digit: int | None = None, out=None, seed: int = 0, columns: int = 8):
+def sample(run_path, n: int = 64, digit: int | None = None, out=None, seed: int = 0, columns: int = 8,
+           overwrite: bool = False):
     """Draw samples from a GAN run: a PNG grid of images, or a FASTA file of sequences.
 
     Args:
@@ -1291,10 +1299,12 @@ def sample(run_path, n: int = 64, digit: int | None = None, out=None, seed: int 
         out: the output file (default ``samples.png`` / ``samples.fasta`` in the run folder).
         seed: seed of the latent vectors.
         columns: images per row of the grid.
+        overwrite: replace `out` when it exists (never needed for the default file in the run folder).
 
     Returns:
         The path written.
     """
+
     from pathlib import Path
 
     from .runs import atomic_write_text
@@ -1313,6 +1323,18 @@ def sample(run_path, n: int = 64, digit: int | None = None, out=None, seed: int 
         if str(digit) not in names:
             raise SynbiolabError(f"--digit {digit}: not a class of this GAN; valid: {', '.join(names)}")
         labels = torch.full((n,), names.index(str(digit)), dtype=torch.long)
+    if out is not None:
+        out = Path(out)
+        if out.is_dir():
+            raise SynbiolabError(f"--out {out}: is a folder; give a file name such as {out / 'samples.png'}")
+        if out.exists() and not overwrite:
+            raise SynbiolabError(f"--out {out}: file exists; choose another name or pass --overwrite")
+        if out.is_symlink():
+            raise SynbiolabError(f"--out {out}: is a symbolic link; give a real file name")
+        protected = run.path.resolve() / "x"
+        if out.resolve().parent == protected.parent and out.name in ("config.json", "metrics.json", "model.json",
+                                                                    "model.safetensors", "kind.json", "history.csv"):
+            raise SynbiolabError(f"--out {out}: is one of the run's own files; choose another name")
     samples = generate(model, n, labels, seed=seed)
     if model.spec["data_kind"] == "image":
         path = Path(out) if out else run.path / "samples.png"
@@ -1448,7 +1470,9 @@ def write_gan_report(run) -> None:
                 )
             )
         parts.append(table(history.round(4).to_dict("records")))
-    figures = run.path / "figures"
+    from .runs import subfolder
+
+    figures = subfolder(run.path, "figures")
     epochs = sorted(figures.glob("samples_epoch_*.png"))
     if epochs:
         parts.append("<h2>The same latent vectors, epoch by epoch</h2>")
@@ -1758,10 +1782,9 @@ def design(
     low, high = float(train_targets.min()), float(train_targets.max())
     mode, value = parse_target(target, low, high)
 
-    out = Path(out) if out else gan_run.path / "design"
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise SynbiolabError(f"{out}: already exists; choose another --out or pass --overwrite")
-    out.mkdir(parents=True, exist_ok=True)
+    from .runs import prepare_run_dir
+
+    out = prepare_run_dir(Path(out) if out else gan_run.path / "design", overwrite, kind="design")
 
     latent = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
     if refine_steps > 0:

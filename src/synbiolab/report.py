@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .runs import Run, atomic_write_bytes, atomic_write_text  # noqa: E402
+from .runs import Run, atomic_write_bytes, atomic_write_text, subfolder  # noqa: E402
 
 SECTIONS: list[tuple[str, Callable[[Run], str | None]]] = []
 
@@ -38,7 +38,7 @@ def register_section(fn: Callable[[Run], str | None], name: str | None = None) -
 
 def save_figure(fig, run: Run | Path, name: str) -> str:
     """Save `fig` as figures/<name>.png in the run folder and return an <img> tag with it inlined."""
-    folder = Path(run.path if isinstance(run, Run) else run) / "figures"
+    folder = subfolder(run.path if isinstance(run, Run) else run, "figures")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -235,6 +235,7 @@ th{background:#f3f3f3}img{max-width:100%}pre{background:#f7f7f7;padding:.6em;ove
 def write_report(run: Run | str | Path) -> Path:
     """Write report.html for a run (finished, interrupted or diverged) and return its path."""
     run = run if isinstance(run, Run) else Run(run)
+    subfolder(run.path, "figures")  # a link there is refused before any figure is drawn
     body = []
     for name, fn in CORE_SECTIONS + SECTIONS + TAIL_SECTIONS:
         try:

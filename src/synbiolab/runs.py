@@ -9,20 +9,26 @@ never leaves a half-written file that a later command trusts.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from .config import Config
 from .errors import SynbiolabError
+from .io import (  # noqa: F401 - re-exported: the run folder's writers
+    FolderLock,
+    atomic_torch_save,
+    atomic_write_bytes,
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    remove_stale_temporaries,
+)
 
 HISTORY_COLUMNS = [
     "epoch", "step", "train_loss", "train_metric", "train_error",
@@ -30,64 +36,36 @@ HISTORY_COLUMNS = [
 ]
 
 
-# --- atomic writes
+# --- kinds of folder, the marker and the lock
+
+# What wrote a folder; kind.json is written first, so `--overwrite` replaces only folders that hold it.
+KINDS = ("train", "gan", "cv", "sweep", "compare", "tune", "design")
+VERB_OF_KIND = {"train": "synbiolab train", "gan": "synbiolab gan", "cv": "synbiolab cv", "sweep": "synbiolab sweep",
+                "compare": "synbiolab compare", "tune": "synbiolab tune", "design": "synbiolab design"}
+# The entries a project folder may hold; --overwrite refuses a folder holding anything else.
+PROJECT_ENTRIES = {
+    ".lock", "kind.json", "config.json", "history.csv", "metrics.json", "predictions.csv", "model.safetensors",
+    "model.json", "checkpoint", "report.html", "figures", "diagnosis.json", "fix.json", "samples.png",
+    "samples.fasta", "samples_over_epochs.txt", "heldout.txt", "judge", "design", "designs.fasta", "design.json",
+    "design.html", "table.csv", "table.html", "results.json", "cnn", "sweep.csv", "sweep.html", "runs", "cv.json",
+    "folds.csv", "tune.json", "trials.csv", "best.yaml", "study.db",
+}
 
 
-def _file_mode() -> int:
-    """The mode an ordinary new file gets (0o666 less the umask); temporary files start at 0o600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def versions() -> dict:
+    """The versions a folder records: Python, torch, numpy and synbiolab."""
+    import platform
 
+    import numpy
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        from importlib.metadata import version
 
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _json_default(obj):
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n")
-
-
-def atomic_write_csv(path: str | Path, rows: list[dict], columns: list[str]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in columns})
-    atomic_write_text(path, buf.getvalue())
-
-
-def atomic_torch_save(path: str | Path, obj: Any) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-# --- folders
+        package = version("synbiolab")
+    except Exception:  # noqa: BLE001 - running from a source tree
+        package = "unknown"
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "synbiolab": package}
 
 
 def default_run_name(data: str, model: str) -> str:
@@ -95,19 +73,118 @@ def default_run_name(data: str, model: str) -> str:
     return f"{stem}-{model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_run_dir(out: str | Path, overwrite: bool = False) -> Path:
-    """Create the run folder; an existing non-empty folder is an error unless `overwrite`."""
+def folder_kind(path: str | Path) -> str | None:
+    """What wrote the folder: kind.json's kind, or for folders written before the marker, what its files say."""
+    path = Path(path)
+    marker = path / "kind.json"
+    if marker.is_file():
+        try:
+            kind = json.loads(marker.read_text()).get("kind")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            raise SynbiolabError(f"{marker}: damaged marker (not valid JSON); this folder's kind is unknown") from None
+        return kind if kind in KINDS else None
+    if (path / "sweep.csv").is_file():
+        return "sweep"
+    if (path / "cv.json").is_file():
+        return "cv"
+    if (path / "design.json").is_file() and not (path / "config.json").is_file():
+        return "design"
+    if (path / "config.json").is_file():
+        try:
+            raw = json.loads((path / "config.json").read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if not isinstance(raw, dict):
+            return None
+        if "compare" in raw:
+            return "compare"
+        if "gan" in raw:
+            return "gan"
+        if "model" in raw or "train" in raw or "data" in raw:
+            return "train"
+    return None
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise SynbiolabError(f"{path}: is a symbolic link; synbiolab writes only into real folders "
+                             "(give the folder it points to, or another --out)")
+
+
+def start_folder(out: str | Path, kind: str, overwrite: bool = False, lock: bool = True) -> tuple[Path, FolderLock]:
+    """Create a project folder of `kind`, locked for this process, with kind.json written first.
+
+    An existing non-empty folder is an error unless `overwrite`; `overwrite` replaces only a folder that
+    synbiolab wrote (it holds kind.json) and that holds nothing but what synbiolab writes, never a link, never
+    one that another process is writing.
+
+    Returns:
+        The folder and its lock (release it when the job ends; the kernel releases it if the process dies).
+    """
     out = Path(out)
+    _refuse_link(out)
     if out.exists() and not out.is_dir():
-        raise SynbiolabError(f"{out}: exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
+        raise SynbiolabError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()):
         if not overwrite:
-            raise SynbiolabError(f"{out}: run folder already exists; choose another --out or pass --overwrite")
-        if not (out / "config.json").is_file():
-            raise SynbiolabError(f"{out}: --overwrite only replaces run folders, and this one holds no config.json")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+            raise SynbiolabError(f"{out}: folder already exists; choose another --out or pass --overwrite")
+        if folder_kind(out) is None:
+            raise SynbiolabError(f"{out}: --overwrite replaces only folders that synbiolab wrote (they hold "
+                                 "kind.json), and this one does not; nothing was deleted")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in PROJECT_ENTRIES and not p.name.endswith(".tmp"))
+        if foreign:
+            raise SynbiolabError(f"{out}: --overwrite refused: '{foreign[0]}' was not written by synbiolab; "
+                                 "move it out first; nothing was deleted")
+        links = sorted(p.name for p in out.iterdir() if p.is_symlink())
+        if links:
+            raise SynbiolabError(f"{out}: --overwrite refused: '{links[0]}' is a symbolic link; nothing was deleted")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynbiolabError(f"{out}: cannot create the folder ({exc.strerror})") from exc
+    folder_lock = FolderLock(out)
+    if lock:
+        folder_lock.acquire()
+    try:
+        for entry in out.iterdir():
+            if entry.name == ".lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        atomic_write_json(out / "kind.json", {"kind": kind, "created": datetime.now().isoformat(timespec="seconds"),
+                                               "versions": versions()})
+    except BaseException:
+        folder_lock.release()
+        raise
+    return out, folder_lock
+
+
+def reopen_folder(path: str | Path, kind: str) -> tuple[Path, FolderLock]:
+    """Lock an existing folder of `kind` to continue writing it (resume), removing stale temporaries."""
+    path = Path(path)
+    _refuse_link(path)
+    run = open_run(path, expect=(kind,))
+    folder_lock = FolderLock(run.path).acquire()
+    remove_stale_temporaries(run.path, locked=True)
+    return run.path, folder_lock
+
+
+def subfolder(folder: str | Path, name: str) -> Path:
+    """`folder/name` as a real folder inside `folder` (created when missing); a link there is refused."""
+    path = Path(folder) / name
+    _refuse_link(path)
+    if path.exists() and not path.is_dir():
+        raise SynbiolabError(f"{path}: exists and is not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def prepare_run_dir(out: str | Path, overwrite: bool = False, kind: str = "train") -> Path:
+    """Create a folder of `kind` without holding a lock (for writers that finish in one call)."""
+    path, folder_lock = start_folder(out, kind, overwrite, lock=False)
+    return path
 
 
 # --- model weights: safetensors + model.json (never a pickle)
@@ -127,6 +204,8 @@ def save_model(run_dir: str | Path, model: torch.nn.Module, model_name: str, par
 
 
 def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
+    """Rebuild a run's model from model.json and load model.safetensors; a damaged file is one line naming it."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from .models import build_model
@@ -136,9 +215,27 @@ def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module
     weights = run_dir / "model.safetensors"
     if not spec_path.is_file() or not weights.is_file():
         raise SynbiolabError(f"{run_dir}: no saved model (model.json and model.safetensors); did training finish?")
-    spec = json.loads(spec_path.read_text())
-    model = build_model(spec["name"], input_shape=spec["input_shape"], n_outputs=spec["n_outputs"], **spec["params"])
-    model.load_state_dict(load_file(str(weights), device="cpu"))
+    spec = read_json(spec_path, "model description")
+    missing = [k for k in ("name", "params", "input_shape", "n_outputs") if not isinstance(spec, dict) or k not in spec]
+    if missing:
+        raise SynbiolabError(f"{spec_path}: damaged model description (no '{missing[0]}'); retrain the run")
+    try:
+        model = build_model(spec["name"], input_shape=spec["input_shape"], n_outputs=spec["n_outputs"],
+                            **spec["params"])
+    except SynbiolabError as exc:
+        raise SynbiolabError(f"{spec_path}: {exc}") from exc
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise SynbiolabError(f"{spec_path}: damaged model description ({str(exc).splitlines()[0]})") from exc
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise SynbiolabError(f"{weights}: damaged weights file (not a readable safetensors file); retrain the "
+                             "run or restore the file") from exc
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise SynbiolabError(f"{weights}: the weights are not those of the model in model.json "
+                             f"('{spec['name']}'; another architecture or size)") from exc
     return model.to(device).eval()
 
 
@@ -146,25 +243,29 @@ def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module
 
 
 class Run:
-    """A run folder on disk: its config, history, metrics and model.
+    """A folder on disk written by synbiolab: its kind, config, history, metrics and model.
 
     Args:
-        path: the run folder.
+        path: the folder.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_dir():
             raise SynbiolabError(f"{self.path}: no such run folder")
-        if not (self.path / "config.json").is_file():
-            raise SynbiolabError(f"{self.path}: not a run folder (no config.json)")
-        try:
-            self.raw_config = json.loads((self.path / "config.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise SynbiolabError(f"{self.path / 'config.json'}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+        self.kind = folder_kind(self.path)
+        if self.kind is None:
+            raise SynbiolabError(f"{self.path}: not a run folder (no kind.json or config.json: synbiolab did not "
+                                 "write it)")
+        config_path = self.path / "config.json"
+        self.raw_config = read_json(config_path, "run configuration") if config_path.is_file() else {}
+        if not isinstance(self.raw_config, dict):
+            raise SynbiolabError(f"{config_path}: damaged run configuration (expected a mapping)")
 
     @property
     def config(self) -> Config:
+        if self.kind not in ("train", "gan"):
+            raise SynbiolabError(f"{self.path}: a {self.kind} folder has no training configuration")
         return Config.from_dict({k: self.raw_config[k] for k in ("data", "model", "train") if k in self.raw_config},
                                 source=str(self.path / "config.json"))
 
@@ -179,21 +280,30 @@ class Run:
         p = self.path / "history.csv"
         if not p.is_file():
             raise SynbiolabError(f"{self.path}: run has no history.csv (training never finished an epoch)")
-        return pd.read_csv(p)
+        try:
+            return pd.read_csv(p)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise SynbiolabError(f"{p}: damaged history (not a readable CSV)") from exc
 
     @property
     def metrics(self) -> dict:
         p = self.path / "metrics.json"
         if not p.is_file():
             raise SynbiolabError(f"{self.path}: run has no metrics.json (training did not finish)")
-        return json.loads(p.read_text())
+        metrics = read_json(p, "metrics file")
+        if not isinstance(metrics, dict):
+            raise SynbiolabError(f"{p}: damaged metrics file (expected a mapping)")
+        return metrics
 
     @property
     def model_spec(self) -> dict:
         p = self.path / "model.json"
         if not p.is_file():
             raise SynbiolabError(f"{self.path}: run has no model.json (training did not finish)")
-        return json.loads(p.read_text())
+        spec = read_json(p, "model description")
+        if not isinstance(spec, dict):
+            raise SynbiolabError(f"{p}: damaged model description (expected a mapping)")
+        return spec
 
     def load_model(self, device: str = "cpu") -> torch.nn.Module:
         return load_model_from(self.path, device)
@@ -207,6 +317,27 @@ class Run:
         return f"Run({str(self.path)!r})"
 
 
+def open_run(path: str | Path, expect: tuple[str, ...] | str | None = None, verb: str | None = None) -> Run:
+    """Open a folder synbiolab wrote, checking that it is of a kind the caller takes.
+
+    Args:
+        path: the folder.
+        expect: the kinds accepted (None: any).
+        verb: the command asking, for the message (e.g. ``"evaluate"``).
+
+    Raises:
+        SynbiolabError: one line when the folder is missing, damaged or of another kind.
+    """
+    run = Run(path)
+    expect = (expect,) if isinstance(expect, str) else expect
+    if expect and run.kind not in expect:
+        wanted = " or ".join(f"a {k} folder ({VERB_OF_KIND[k]})" for k in expect)
+        who = f"{verb} takes" if verb else "expected"
+        raise SynbiolabError(f"{run.path}: is a {run.kind} folder (written by {VERB_OF_KIND[run.kind]}); "
+                             f"{who} {wanted}")
+    return run
+
+
 def load_run(path: str | Path) -> Run:
-    """Open a run folder written by ``train``."""
-    return Run(path)
+    """Open a run folder written by ``train`` or ``gan``."""
+    return open_run(path, expect=("train", "gan"))

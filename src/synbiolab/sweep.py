@@ -234,14 +234,9 @@ def sweep(config: Config, params: list[str] | None = None, train_sizes=None, see
         raise SynbiolabError(f"--jobs {jobs}: expected 1 or more")
     out = Path(out) if out is not None else Path("sweeps") / (
         f"{config.data.name}-{config.model.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise SynbiolabError(f"{out}: sweep folder exists; choose another --out or pass --overwrite")
-        if not (out / "sweep.csv").is_file() and not (out / "runs").is_dir():
-            raise SynbiolabError(f"{out}: --overwrite replaces only sweep folders, and this has no sweep.csv")
-        import shutil
+    from .runs import prepare_run_dir
 
-        shutil.rmtree(out)
+    prepare_run_dir(out, overwrite, kind="sweep")
     (out / "runs").mkdir(parents=True, exist_ok=True)
 
     jobs_config = []
@@ -398,7 +393,9 @@ def _save(fig, out: Path, name: str) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    path = out / "figures" / f"{name}.png"
+    from .runs import subfolder
+
+    path = subfolder(out, "figures") / f"{name}.png"
     atomic_write_bytes(path, buffer.getvalue())
     return path
 

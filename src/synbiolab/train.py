@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import platform
 import signal
 import sys
 import time
@@ -35,8 +34,12 @@ from .runs import (
     atomic_write_csv,
     atomic_write_json,
     default_run_name,
-    prepare_run_dir,
+    open_run,
+    reopen_folder,
     save_model,
+    start_folder,
+    subfolder,
+    versions,
 )
 
 console = Console(highlight=False, soft_wrap=True)
@@ -243,7 +246,7 @@ def fit(
     history: list[dict] = []
     best = {"val_loss": math.inf, "epoch": 0, "state": None}
     bad_epochs, start_step, seconds = 0, 0, 0.0
-    checkpoint_path = run_dir / "checkpoint" / "state.pt" if run_dir else None
+    checkpoint_path = subfolder(run_dir, "checkpoint") / "state.pt" if run_dir else None
     if resume:
         if checkpoint_path is None or not checkpoint_path.is_file():
             raise SynbiolabError(f"{run_dir}: no checkpoint to resume from (checkpoint/state.pt)")
@@ -393,22 +396,6 @@ def default_config(data: str = "mnist", model: str = "mlp") -> Config:
     return cfg
 
 
-def _versions() -> dict:
-    import numpy
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "synbiolab": _package_version()}
-
-
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("synbiolab")
-    except Exception:  # noqa: BLE001 - running from a source tree
-        return "unknown"
-
-
 def train(config: Config, out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
           verbose: bool = True, dataset=None) -> Run:
     """Run a whole training job and write the run folder.
@@ -426,21 +413,35 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
     """
     dist = Distributed.from_env()
     dist.init(config.train.device if config else "auto")
+    lock = None
     if resume is not None:
-        run = Run(resume)
+        run = open_run(resume, expect="train", verb="train --resume")
         config, run_dir = run.config, run.path
-        meta = run.raw_config.get("meta", {})
+        if dist.is_main:
+            run_dir, lock = reopen_folder(run_dir, "train")
     else:
         run_dir = None
         if dist.is_main:
-            run_dir = prepare_run_dir(out or Path("runs") / default_run_name(config.data.name, config.model.name),
-                                      overwrite)
+            run_dir, lock = start_folder(out or Path("runs") / default_run_name(config.data.name, config.model.name),
+                                         "train", overwrite)
         run_dir = Path(dist.broadcast(str(run_dir) if run_dir else None))
-        meta = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "versions": _versions(),
+        meta = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "versions": versions(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": dist.world_size}
         if dist.is_main:
             atomic_write_json(run_dir / "config.json", {**config.to_dict(), "meta": meta})
+    try:
+        _train_into(config, run_dir, dist, resume is not None, verbose, dataset)
+    finally:
+        if lock is not None:
+            lock.release()
+    if dist.enabled:
+        import torch.distributed as torch_dist
 
+        torch_dist.barrier()
+    return Run(run_dir)
+
+
+def _train_into(config: Config, run_dir: Path, dist, resume: bool, verbose: bool, dataset) -> None:
     ds = dataset if dataset is not None else load_dataset(config.data)
     torch.manual_seed(config.train.seed)  # the same initial weights for the same seed, on every rank
     model = build_model(config.model.name, ds, **config.model.params)
@@ -449,7 +450,7 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
         console.print(f"data: {ds.name} ({ds.task}), train {len(ds.train):,} / val {len(ds.val):,} / "
                       f"test {len(ds.test):,}; model: {config.model.name}, {count_parameters(model):,} parameters")
     try:
-        result = fit(model, ds, config.train, run_dir=run_dir, resume=resume is not None, verbose=verbose)
+        result = fit(model, ds, config.train, run_dir=run_dir, resume=resume, verbose=verbose)
     except TrainingDiverged as exc:
         if dist.is_main:
             atomic_write_json(run_dir / "metrics.json", {"status": "diverged", "message": str(exc),
@@ -463,11 +464,6 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
         raise
     if dist.is_main:
         finish_run(run_dir, result, ds, config, verbose)
-    if dist.enabled:
-        import torch.distributed as torch_dist
-
-        torch_dist.barrier()
-    return Run(run_dir)
 
 
 def finish_run(run_dir: Path, result: FitResult, ds, config: Config, verbose: bool = True) -> None:

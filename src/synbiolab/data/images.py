@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
-import shutil
-import tempfile
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SynbiolabError
+from ..io import atomic_write_bytes, download, file_digest  # noqa: F401 - file_digest is used by synbio
 
 # --- IDX files: magic = 0x0000 + type code (0x08 = unsigned byte) + number of dimensions.
 IDX_IMAGES_MAGIC = 0x00000803
@@ -79,7 +76,6 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     path = Path(path)
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
-    from ..runs import atomic_write_bytes
 
     atomic_write_bytes(path, payload)
 
@@ -114,39 +110,6 @@ def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
             roots.append(Path(candidate).expanduser())
     roots.append(cache_dir())
     return roots
-
-
-def file_digest(path: Path, algorithm: str = "md5") -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def download(url: str, dest: Path, checksum: str, algorithm: str = "md5", timeout: float = 30) -> Path:
-    """Download `url` to `dest` through a temporary file; keep it only if its checksum matches.
-
-    A partial or wrong download is deleted, never used.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
-        got = file_digest(Path(tmp), algorithm)
-        if got != checksum:
-            raise SynbiolabError(
-                f"{url}: checksum mismatch ({algorithm} {got}, expected {checksum}); download discarded"
-            )
-        from ..runs import _file_mode
-
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _find_in(folder: Path) -> dict[str, Path] | None:
