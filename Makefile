@@ -6,7 +6,7 @@ TORCH   := torch==2.13.0
 STAMP   := $(VENV)/.installed
 DATA    ?= $(if $(SYNBIOLAB_DATA),$(SYNBIOLAB_DATA),$(wildcard ../shared/data))
 
-.PHONY: install quickstart test test-all bench lint clean
+.PHONY: install quickstart test test-all bench lint clean chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 # torch requirement is already met and pip never fetches a multi-GB CUDA build.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev,bio]"
+	$(BIN)/pip install -q -e ".[dev,bio,web]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,10 +24,14 @@ install: $(STAMP)
 quickstart: install
 	SYNBIOLAB_DATA=$(DATA) $(BIN)/synbiolab quickstart
 
-test: install
+# The web page's browser tests drive Debian's chromium; installed only when missing.
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: install chromium
 	SYNBIOLAB_DATA=$(DATA) $(BIN)/pytest
 
-test-all: install
+test-all: install chromium
 	SYNBIOLAB_DATA=$(DATA) $(BIN)/pytest -m ""
 
 # Each benchmark prints its numbers and ratios; none is asserted. Run one with e.g. `make bench BENCH=diagnosis`.
