@@ -390,6 +390,19 @@ def serve(runs: Path = typer.Option(Path("runs"), "--runs", help="the runs folde
     run_server(runs, host=host, port=port)
 
 
+# --- the web page
+
+
+@app.command()
+def serve(runs: Path = typer.Option(Path("runs"), "--runs", help="the runs folder to show"),
+          host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this machine only)"),
+          port: int = typer.Option(8000, "--port", help="TCP port")):
+    """A local web page on the runs folder: tables, live curves, draw a digit, paste DNA, sample GANs."""
+    from .web import serve as run_server
+
+    run_server(runs, host=host, port=port)
+
+
 # --- entry point
 
 
