@@ -181,7 +181,10 @@ def test_every_view_asks_only_the_server(page, site):
     for view in views:
         page.goto(base + view)
         page.wait_for_load_state("networkidle")
-        name = view.strip("/#").split("?")[0].replace("/", "-") or "root"
+        name = "view-" + (view.strip("/#").split("?")[0].replace("/", "-") or "root")
+        if view.startswith("/#/run/"):
+            page.locator("#view h1").wait_for(timeout=10000)
+            page.locator("#below, #folder-table, .error").first.wait_for(timeout=10000)
         if view.startswith("/#/gan"):
             page.locator("#gan-result h2").first.wait_for(timeout=10000)
             name += "-" + ("digits" if "digit=" in view else "promoters")

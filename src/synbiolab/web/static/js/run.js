@@ -178,8 +178,13 @@ export async function showRun(target) {
         ["frechet", "frechet_floor", "kmer_r", "rate_10", "rate_35", "mean_confidence"]);
     }
     if (end.status !== row.status) {
-      const fresh = await api(`/api/runs/${encodeURIComponent(id)}`).catch(() => null);
-      if (fresh) { fresh.root = detail.root; renderBelow(fresh); }
+      // metrics.json lands before the report and its figures: look again a little later for those
+      const refresh = async () => {
+        const fresh = await api(`/api/runs/${encodeURIComponent(id)}`).catch(() => null);
+        if (fresh) { fresh.root = detail.root; renderBelow(fresh); }
+      };
+      await refresh();
+      setTimeout(refresh, 4000);
     }
   });
   const below = el("div", { id: "below" });
