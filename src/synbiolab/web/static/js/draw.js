@@ -73,7 +73,7 @@ export async function showDraw(target) {
     if (maps) {
       parts.push(el("div", {}, el("div", { class: "chart-title" }, `first layer: ${maps.channels} feature maps of ` +
         `${maps.width} x ${maps.height} (${maps.layer})`), el("div", { class: "maps", id: "feature-maps" },
-        maps.maps.map((m) => pixelCanvas(m, Math.max(1, Math.round(48 / maps.width))))))));
+        maps.maps.map((m) => pixelCanvas(m, Math.max(1, Math.round(48 / maps.width)))))));
     }
     result.replaceChildren(el("div", { class: "row" }, parts));
   }
