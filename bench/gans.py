@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from synbiolab.config import set_value
-from synbiolab.gan import SEQUENCE_QUALITY_KEYS, default_gan_config, train_gan
+from synbiolab.evaluate.gan_quality import SEQUENCE_QUALITY_KEYS
+from synbiolab.train.job import default_gan_config, train_gan
 
 
 def _device_name(device: str) -> str:

@@ -356,7 +356,7 @@ def test_label_noise_option_shuffles_training_labels_only_and_is_measured():
 def test_shift_rotate_augmentation_moves_images_by_at_most_two_pixels_per_axis():
     import torch
 
-    from synbiolab.augment import make_augmenter
+    from synbiolab.train.augment import make_augmenter
 
     images = torch.zeros(64, 1, 28, 28)
     images[:, :, 12:16, 12:16] = 1.0  # a blob centred on the rotation centre: only the shift moves it

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from synbiolab.errors import SynbiolabError
-from synbiolab.gan import gan_step, gradient_penalty
 from synbiolab.models.gan import DCGANDiscriminator, DCGANGenerator
 from synbiolab.models.wgan_seq import SequenceCritic, SequenceGenerator
+from synbiolab.train.gan_step import gan_step, gradient_penalty
 
 # --- shapes
 
@@ -150,7 +150,7 @@ def test_gan_step_rejects_unknown_loss():
 
 
 def test_non_saturating_loss_matches_formula():
-    from synbiolab.gan import discriminator_loss, generator_loss
+    from synbiolab.train.gan_step import discriminator_loss, generator_loss
 
     real, fake = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 1.0])
     sigmoid = torch.sigmoid
@@ -208,15 +208,15 @@ def test_short_conditional_gan_on_digits_writes_samples_and_metrics(cli, tmp_pat
 
 @pytest.mark.parametrize("schedule", ["none", "cosine"])
 def test_gan_resume_continues_exactly(tmp_path, schedule):
-    from synbiolab import TrainConfig, load_dataset
-    from synbiolab.gan import GanConfig, build_gan, fit_gan, prepare_gan_data
+    from synbiolab import GanConfig, TrainConfig, build_model, fit_gan, load_dataset
+    from synbiolab.data.generative import prepare_gan_data
 
     data = prepare_gan_data(load_dataset("digits"))
     settings = GanConfig(loss="wgan-gp", n_critic=2)
 
     def fresh():
         torch.manual_seed(0)
-        return build_gan("dcgan", (1, 8, 8), 10, base_channels=4, latent_size=8)
+        return build_model("dcgan", input_shape=(1, 8, 8), n_outputs=10, base_channels=4, latent_size=8)
 
     def config(epochs):  # the cosine decay spans the 2 planned epochs, so the resumed run must restore it
         return TrainConfig(epochs=epochs, batch_size=256, device="cpu", schedule=schedule)
@@ -260,7 +260,7 @@ def promoter_runs(tmp_path_factory):
     require_data(wang + "sequence_data.txt", wang + "promoter.npy", wang + "gene_expression.npy")
     from synbiolab import default_config, train
     from synbiolab.config import set_value
-    from synbiolab.gan import default_gan_config, train_gan
+    from synbiolab.train.job import default_gan_config, train_gan
 
     root = tmp_path_factory.mktemp("promoters")
     config, settings = default_gan_config("ecoli_promoters_natural", "wgan_seq")
@@ -375,8 +375,9 @@ def test_design_bad_input_gives_one_line(promoter_runs, cli, tmp_path):
 
 
 def test_generator_average_and_time_limit():
-    from synbiolab import TrainConfig, load_dataset
-    from synbiolab.gan import GanConfig, build_gan, fit_gan, prepare_gan_data, update_average
+    from synbiolab import GanConfig, TrainConfig, build_model, fit_gan, load_dataset
+    from synbiolab.data.generative import prepare_gan_data
+    from synbiolab.train.fit_gan import update_average
 
     average, live = nn.Linear(2, 1), nn.Linear(2, 1)
     before = average.weight.detach().clone()
@@ -385,7 +386,7 @@ def test_generator_average_and_time_limit():
 
     # a budget of ~0 s stops training after its first epoch, whatever the number of epochs asked for
     data = prepare_gan_data(load_dataset("digits"))
-    model = build_gan("dcgan", (1, 8, 8), 10, base_channels=4, latent_size=8)
+    model = build_model("dcgan", input_shape=(1, 8, 8), n_outputs=10, base_channels=4, latent_size=8)
     result = fit_gan(model, data, TrainConfig(epochs=5, batch_size=256, device="cpu"),
                      GanConfig(time_limit=1e-9), verbose=False)
     assert [row["epoch"] for row in result.history] == [1]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from synbiolab.errors import SynbiolabError
-from synbiolab.genmetrics import (
+from synbiolab.evaluate.genmetrics import (
     as_index_array,
     box_calls,
     box_pwm,

@@ -381,7 +381,7 @@ def test_cli_trains_cnn1d_on_uci_splice_above_90_percent(cli, tmp_path):
 def test_natural_promoters_feed_a_gan_with_a_held_out_tenth():
     from conftest import require_data
     from synbiolab import load_dataset
-    from synbiolab.gan import prepare_gan_data
+    from synbiolab.data.generative import prepare_gan_data
 
     require_data("synbio/ecoli_promoters_wang2020/sequence_data.txt")
     ds = load_dataset("ecoli_promoters_natural")

@@ -10,20 +10,32 @@ The public API::
 """
 
 from .api import evaluate_run, predict_images, quickstart
-from .config import Config, DataConfig, ModelConfig, TrainConfig, apply_overrides, load_config
+from .config import (
+    Config,
+    DataConfig,
+    GanConfig,
+    ModelConfig,
+    TrainConfig,
+    apply_overrides,
+    build_config,
+    default_config,
+    load_config,
+)
 from .crossval import cross_validate
 from .data import DATASETS, Dataset, Split, load_dataset, register_dataset
 from .data.sequences import kmer_counts, one_hot, read_sequences, reverse_complement
+from .design import design
 from .diagnose import Diagnosis, RunFacts, diagnose, diagnose_history, fix
 from .errors import SynbiolabError, TrainingDiverged
 from .evaluate import evaluate, predict
-from .gan import GanConfig, design, fit_gan, train_gan
 from .interpret import filter_pwms, in_silico_mutagenesis, match_filters
 from .models import MODELS, build_model, count_parameters, register_model
 from .report import register_section, write_report
-from .runs import Run, load_run
+from .runs import Run, load_run, open_run
 from .sweep import sweep
-from .train import default_config, fit, train
+from .train import fit, train
+from .train.fit_gan import fit_gan
+from .train.job import train_gan
 
 __all__ = [
     "DATASETS", "MODELS", "Config", "DataConfig", "Dataset", "ModelConfig", "Run", "Split", "SynbiolabError",
@@ -33,5 +45,5 @@ __all__ = [
     "Diagnosis", "RunFacts", "diagnose", "diagnose_history", "fix", "sweep",
     "cross_validate", "filter_pwms", "in_silico_mutagenesis", "kmer_counts", "match_filters", "one_hot",
     "read_sequences", "reverse_complement",
-    "GanConfig", "design", "fit_gan", "train_gan",
+    "GanConfig", "build_config", "design", "fit_gan", "open_run", "train_gan",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from .config import build_config
 from .errors import SynbiolabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -27,36 +28,9 @@ def _echo(text: str = "") -> None:
 # --- train
 
 
-def build_config(data, model, epochs, batch_size, lr, optimizer, schedule, seed, config_file, sets,
-                 data_dir=None, train_size=None, classes=None, device=None, extra=None):
-    """Config from (lowest to highest precedence): model recipe, --config file, named options, --set."""
-    from .config import apply_overrides, load_config, set_value
-    from .train import default_config
-
-    if config_file:
-        file_cfg = load_config(config_file)
-        cfg = default_config(data or file_cfg.data.name, model or file_cfg.model.name)
-        raw = json.loads(json.dumps(file_cfg.to_dict()))
-        from .config import Config
-
-        base = Config()
-        for section in ("data", "train"):
-            for key, value in raw[section].items():
-                if value != getattr(getattr(base, section), key):
-                    set_value(cfg, f"{section}.{key}", value, source=str(config_file))
-        for key, value in raw["model"]["params"].items():
-            set_value(cfg, f"model.{key}", value, source=str(config_file))
-    else:
-        cfg = default_config(data or "mnist", model or "mlp")
-    options = {"train.epochs": epochs, "train.batch_size": batch_size, "train.lr": lr, "train.optimizer": optimizer,
-               "train.schedule": schedule, "train.seed": seed, "data.data_dir": data_dir,
-               "data.train_size": train_size, "train.device": device, **(extra or {})}
-    if classes:
-        options["data.classes"] = [int(c) for c in str(classes).split(",")] if isinstance(classes, str) else classes
-    for key, value in options.items():
-        if value is not None:
-            set_value(cfg, key, value, source=f"--{key.split('.')[1].replace('_', '-')}")
-    return apply_overrides(cfg, sets)
+def _options(**named) -> dict:
+    """Named command-line options as config keys (``train_epochs=3`` -> ``{"train.epochs": 3}``)."""
+    return {key.replace("_", ".", 1): value for key, value in named.items()}
 
 
 # Options for sequence data (files and named sets), shared by train and cv.
@@ -119,8 +93,12 @@ def train(
     else:
         extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
                                    augment)
-        cfg = build_config(data, model, epochs, batch_size, lr, optimizer, schedule, seed, config_file, sets,
-                           data_dir, train_size, classes, device, extra)
+        if classes:
+            classes = [int(c) for c in str(classes).split(",") if c.strip()] if isinstance(classes, str) else classes
+        options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_optimizer=optimizer,
+                           train_schedule=schedule, train_seed=seed, data_data_dir=data_dir,
+                           data_train_size=train_size, data_classes=classes or None, train_device=device)
+        cfg = build_config(data, model, config_file, {**options, **extra}, sets)
         run = run_training(cfg, out=out, overwrite=overwrite, verbose=not quiet)
     if quiet:
         _echo(str(run.path))
@@ -156,8 +134,9 @@ def cv(
 
     extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
                                augment)
-    cfg = build_config(data, model or "cnn1d", epochs, batch_size, lr, None, None, seed, config_file, sets,
-                       data_dir, None, None, None, extra)
+    options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_seed=seed,
+                       data_data_dir=data_dir)
+    cfg = build_config(data, model, config_file, {**options, **extra}, sets, default_model="cnn1d")
     cross_validate(cfg, folds, out=out, overwrite=overwrite, baseline=not no_baseline, rc_average=rc_average)
 
 
@@ -256,14 +235,16 @@ def gan(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Train a GAN (DCGAN on digits, WGAN-GP on promoters) and measure what it generates."""
-    from .gan import build_gan_config, train_gan
+    from .train.job import train_gan
 
     if resume is not None:
         run = train_gan(None, resume=resume, verbose=not quiet)
     else:
-        cfg, gan_cfg = build_gan_config(data, model, conditional, epochs, batch_size, lr, seed, loss,
-                                        n_critic, judge, data_dir, device, sets)
-        run = train_gan(cfg, gan_cfg, out=out, overwrite=overwrite, verbose=not quiet)
+        options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_seed=seed,
+                           data_data_dir=data_dir, train_device=device, gan_loss=loss, gan_n_critic=n_critic,
+                           gan_judge=judge, model_conditional=True if conditional else None)
+        cfg = build_config(data, model, None, options, sets, default_model="dcgan")
+        run = train_gan(cfg, out=out, overwrite=overwrite, verbose=not quiet)
     if quiet:
         _echo(str(run.path))
 
@@ -278,7 +259,7 @@ def sample(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the --out file when it exists"),
 ):
     """Draw samples from a trained GAN: a PNG grid of images or a FASTA file of sequences."""
-    from .gan import sample as draw
+    from .generate import sample as draw
 
     _echo(str(draw(run, n=n, digit=digit, out=out, seed=seed, overwrite=overwrite)))
 
@@ -296,7 +277,7 @@ def design(
     seed: int = typer.Option(0, help="seed of the latent vectors"),
 ):
     """Design promoters: sample a sequence GAN, score with a predictor, write designs.fasta and a report."""
-    from .gan import design as run_design
+    from .design import design as run_design
 
     run_design(generator, predictor, n=n, top=top, target=target, refine_steps=refine_steps, out=out,
                overwrite=overwrite, seed=seed)
@@ -347,7 +328,8 @@ def sweep(
     """Train one run per value of any config field; draw capacity, learning and epochs curves."""
     from .sweep import sweep as run_sweep
 
-    cfg = build_config(data, model, epochs, None, lr, None, None, None, config_file, sets, data_dir)
+    cfg = build_config(data, model, config_file, _options(train_epochs=epochs, train_lr=lr, data_data_dir=data_dir),
+                       sets)
     run_sweep(cfg, params=param, train_sizes=train_size, seeds=seeds, jobs=jobs, out=out, overwrite=overwrite)
 
 
@@ -375,19 +357,6 @@ def compare(
     compare_pipelines(data, pipelines=pipelines, train_size=train_size, cnn_run=cnn, quick=quick, out=out,
                       overwrite=overwrite, data_dir=data_dir, cnn_epochs=cnn_epochs, rbf_approximation=rbf,
                       cache=not no_cache, seed=seed)
-
-
-# --- the web page
-
-
-@app.command()
-def serve(runs: Path = typer.Option(Path("runs"), "--runs", help="the runs folder to show"),
-          host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this machine only)"),
-          port: int = typer.Option(8000, "--port", help="TCP port")):
-    """A local web page on the runs folder: tables, live curves, draw a digit, paste DNA, sample GANs."""
-    from .web import serve as run_server
-
-    run_server(runs, host=host, port=port)
 
 
 # --- the web page

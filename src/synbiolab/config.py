@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import inspect
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import SynbiolabError
+from .models.registry import MODELS, get_model_class, is_gan, model_parameters
 
 
 @dataclass
@@ -71,50 +71,70 @@ class TrainConfig:
 
 
 @dataclass
+class GanConfig:
+    """Settings of GAN training that a classifier's TrainConfig does not have (``--set gan.KEY=VALUE``)."""
+
+    loss: str = "standard"  # standard (non-saturating) or wgan-gp
+    n_critic: int = 1  # discriminator updates per generator update
+    gp_weight: float = 10.0  # lambda of the gradient penalty (wgan-gp)
+    beta1: float = 0.5  # Adam beta1 for both networks (0.5: the DCGAN recipe)
+    beta2: float = 0.999  # Adam beta2 (0.9 for WGAN-GP)
+    lr_discriminator: float | None = None  # discriminator learning rate; None: the same as train.lr
+    holdout: float = 0.1  # fraction held out for evaluation (sequence data not made for generative models)
+    eval_samples: int = 2000  # generated samples scored after every epoch
+    final_samples: int = 10000  # generated samples scored at the end
+    judge: str | None = None  # classifier run that judges generated images; None trains a CNN on the spot
+    judge_epochs: int = 3  # epochs of the judge trained on the spot
+    tog_samples: int = 60000  # generated digits for "train on generated, test on real" (conditional, 0: skip)
+    tog_epochs: int = 3  # epochs of that classifier
+    ema_decay: float = 0.999  # samples come from a moving average of the generator's weights (0: the raw ones)
+    time_limit: float = 0.0  # stop after the first epoch that ends past this many seconds of training (0: none)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    gan: GanConfig | None = None  # GAN settings; only GAN runs have them
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.gan is None:
+            del d["gan"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "config") -> Config:
         cfg = cls()
-        for section in ("data", "model", "train"):
-            values = (d or {}).get(section) or {}
+        if not isinstance(d, dict):
+            raise SynbiolabError(f"{source}: expected a mapping with data/model/train sections")
+        unknown = set(d) - {"data", "model", "train", "gan", "meta"}
+        if unknown:
+            raise SynbiolabError(f"{source}: unknown section '{sorted(unknown)[0]}'; valid: data, model, train, gan")
+        for section in ("model", "data", "train", "gan"):
+            values = d.get(section) or {}
             if not isinstance(values, dict):
                 raise SynbiolabError(f"{source}: '{section}' must be a mapping of keys to values")
+            if section == "model" and "name" in values:  # the model first: its parameters depend on it
+                set_value(cfg, "model.name", values["name"], source=source)
+            if section == "gan" and section in d:
+                cfg.gan = GanConfig()
             for key, value in values.items():
-                set_value(cfg, f"{section}.{key}", value, source=source)
-        unknown = set(d or {}) - {"data", "model", "train", "meta"}
-        if unknown:
-            raise SynbiolabError(f"{source}: unknown section '{sorted(unknown)[0]}'; valid: data, model, train")
+                if not (section == "model" and key == "name"):
+                    set_value(cfg, f"{section}.{key}", value, source=source)
         return cfg
 
 
-SECTIONS = {"data": DataConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "train": TrainConfig, "gan": GanConfig}
 
 
 def valid_keys(cfg: Config) -> list[str]:
     """All keys `--set` accepts for this config (model keys depend on the chosen model)."""
-    keys = [f"{s}.{f.name}" for s, c in SECTIONS.items() for f in fields(c)]
+    keys = [f"{s}.{f.name}" for s, c in SECTIONS.items() for f in fields(c) if s != "gan" or cfg.gan is not None]
     keys.append("model.name")
     keys += [f"model.{k}" for k in model_parameters(cfg.model.name)]
     return keys
-
-
-def model_parameters(name: str) -> dict[str, Any]:
-    """The keyword arguments (with defaults) of a registered model's constructor."""
-    from .models import get_model_class
-
-    sig = inspect.signature(get_model_class(name).__init__)
-    return {
-        k: p.default
-        for k, p in sig.parameters.items()
-        if k not in ("self", "input_shape", "n_outputs") and p.default is not inspect.Parameter.empty
-    }
 
 
 def parse_value(text: str) -> Any:
@@ -188,13 +208,15 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
             set_value(cfg, f"model.{k}", v, source)
         return
     if section == "model" and name == "name":
-        from .models import get_model_class
-
         get_model_class(str(value))  # raises with the list of valid names
         if cfg.model.name != value:
             cfg.model.params = {}
         cfg.model.name = str(value)
         return
+    if section == "gan" and cfg.gan is None:
+        if not is_gan(cfg.model.name):
+            raise SynbiolabError(f"{source}: '{key}' is a GAN setting, and model '{cfg.model.name}' is not a GAN")
+        cfg.gan = GanConfig()
     cls = SECTIONS.get(section)
     valid = {f.name: f for f in fields(cls)} if cls else {}
     if name not in valid:
@@ -232,3 +254,59 @@ def load_config(path: str | Path) -> Config:
     if not isinstance(data, dict):
         raise SynbiolabError(f"{path}: expected a mapping with data/model/train sections")
     return Config.from_dict(data, source=str(path))
+
+
+# --- one precedence for every verb: recipe < config file < named options < --set
+
+
+def default_config(data: str = "mnist", model: str = "mlp") -> Config:
+    """A Config for `data` and `model`, with the model's recipe applied (for a GAN, its GanConfig too)."""
+    cfg = Config()
+    cfg.data.name = data
+    set_value(cfg, "model.name", model)
+    entry = MODELS[model]
+    for key, value in entry.recipe.items():
+        set_value(cfg, f"train.{key}", value, source=f"recipe of {model}")
+    if is_gan(model):
+        cfg.gan = GanConfig()
+        for key, value in entry.gan_recipe.items():
+            set_value(cfg, f"gan.{key}", value, source=f"recipe of {model}")
+    return cfg
+
+
+def build_config(data: str | None = None, model: str | None = None, config_file: str | Path | None = None,
+                 options: dict[str, Any] | None = None, sets: list[str] | None = None,
+                 default_model: str = "mlp") -> Config:
+    """The Config of a command line, from (lowest to highest precedence): the model's recipe, a config file,
+    the named options, then ``--set`` overrides.
+
+    Args:
+        data: the data set (``--data``); default: the config file's, else mnist.
+        model: the model (``--model``); default: the config file's, else `default_model`.
+        config_file: a JSON or YAML file of the shape of config.json (``--config``).
+        options: named options as config keys, e.g. ``{"train.epochs": 3}``; None values are unset options.
+        sets: ``key=value`` strings (``--set``).
+        default_model: the model when neither ``--model`` nor the file names one.
+    """
+    if config_file:
+        file_cfg = load_config(config_file)
+        cfg = default_config(data or file_cfg.data.name, model or file_cfg.model.name)
+        raw = json.loads(json.dumps(file_cfg.to_dict()))
+        base = Config()
+        # A key the file leaves at its default does not undo the recipe; a key it sets wins over it.
+        for section in ("data", "train"):
+            for key, value in raw[section].items():
+                if value != getattr(getattr(base, section), key):
+                    set_value(cfg, f"{section}.{key}", value, source=str(config_file))
+        for key, value in raw["model"]["params"].items():
+            set_value(cfg, f"model.{key}", value, source=str(config_file))
+        if file_cfg.gan is not None and cfg.gan is not None:
+            for key, value in raw["gan"].items():
+                if value != getattr(GanConfig(), key):
+                    set_value(cfg, f"gan.{key}", value, source=str(config_file))
+    else:
+        cfg = default_config(data or "mnist", model or default_model)
+    for key, value in (options or {}).items():
+        if value is not None:
+            set_value(cfg, key, value, source=f"--{key.split('.')[1].replace('_', '-')}")
+    return apply_overrides(cfg, sets)

@@ -110,7 +110,8 @@ def cross_validate(
         A dict with per-fold rows, and mean and standard deviation of each metric per method.
     """
     from .classical import kmer_baseline
-    from .train import console, fit
+    from .train import fit
+    from .train.support import console
 
     ds = dataset if dataset is not None else load_dataset(config.data)
     if ds.task not in ("binary", "multiclass", "regression"):

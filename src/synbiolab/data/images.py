@@ -7,9 +7,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ..config import DataConfig
 from ..errors import SynbiolabError
-from ..io import atomic_write_bytes, download, file_digest  # noqa: F401 - file_digest is used by synbio
+from ..io import atomic_write_bytes, download, file_digest
+from .registry import Dataset, Split, carve_validation, register_dataset, select_classes
+from .splits import stratified_split
 
 # --- IDX files: magic = 0x0000 + type code (0x08 = unsigned byte) + number of dimensions.
 IDX_IMAGES_MAGIC = 0x00000803
@@ -229,3 +233,80 @@ def to_mnist_style(image, size: int = 28, fill: float = 20 / 28) -> np.ndarray:
     top, left = min(max(top, 0), size - h), min(max(left, 0), size - w)
     out[top : top + h, left : left + w] = small
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# --- the named image data sets
+
+
+def _image_dataset(name, x_pool, y_pool, x_test, y_test, names, task, cfg, default_val, mean, std, info, fill):
+    train_idx, val_idx = carve_validation(y_pool, cfg, default_val)
+
+    def tensor(images):
+        t = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+        return (t - mean) / std
+
+    def split(images, labels):
+        return Split(tensor(images), torch.from_numpy(labels.astype(np.int64)))
+
+    # `fill`: the share of the frame a digit spans, used to turn a user's picture into this style
+    info = {**info, "normalisation": {"mean": mean, "std": std, "scale": 255.0, "fill": fill}}
+    return Dataset(
+        name=name,
+        task=task,
+        kind="image",
+        train=split(x_pool[train_idx], y_pool[train_idx]),
+        val=split(x_pool[val_idx], y_pool[val_idx]),
+        test=split(x_test, y_test),
+        class_names=names,
+        input_shape=(1, *x_pool.shape[1:]),
+        info=info,
+    )
+
+
+def _load_mnist(cfg: DataConfig) -> Dataset:
+    arrays = load_mnist_arrays(cfg.data_dir)
+    names = [str(i) for i in range(10)]
+    x_pool, y_pool, names_sel, task = select_classes(
+        arrays["train_images"], arrays["train_labels"].astype(np.int64), cfg.classes, names, "mnist"
+    )
+    x_test, y_test, _, _ = select_classes(
+        arrays["test_images"], arrays["test_labels"].astype(np.int64), cfg.classes, names, "mnist"
+    )
+    info = {
+        "source": "MNIST (LeCun, Cortes, Burges), 60,000 training and 10,000 test images, 28x28",
+        "license": "CC BY-SA 3.0",
+    }
+    return _image_dataset(
+        "mnist", x_pool, y_pool, x_test, y_test, names_sel, task, cfg, 5000, MNIST_MEAN, MNIST_STD, info, 20 / 28
+    )
+
+
+DIGITS_MEAN, DIGITS_STD = 0.3054, 0.3789  # of the 1,797 8x8 images scaled to 0..1
+
+
+def _load_digits(cfg: DataConfig) -> Dataset:
+    images, labels = load_digits_arrays()
+    names = [str(i) for i in range(10)]
+    images, labels, names_sel, task = select_classes(images, labels, cfg.classes, names, "digits")
+    test_size = cfg.test_size if cfg.test_size is not None else 0.2
+    pool_idx, test_idx = stratified_split(labels, test_size, seed=cfg.seed, what="test_size")
+    info = {"source": "scikit-learn's bundled 8x8 handwritten digits (UCI optdigits test set), 1,797 images"}
+    return _image_dataset(
+        "digits",
+        images[pool_idx],
+        labels[pool_idx],
+        images[test_idx],
+        labels[test_idx],
+        names_sel,
+        task,
+        cfg,
+        0.15,
+        DIGITS_MEAN,
+        DIGITS_STD,
+        info,
+        1.0,
+    )
+
+
+register_dataset("mnist", _load_mnist, "70,000 handwritten digits, 28x28, 10 classes (60,000 train / 10,000 test)")
+register_dataset("digits", _load_digits, "1,797 handwritten digits, 8x8, 10 classes (scikit-learn, offline)")

@@ -18,8 +18,9 @@ import torch
 
 from ..config import DataConfig
 from ..errors import SynbiolabError
-from .datasets import Dataset, Split, register_dataset
-from .images import cache_dir, data_roots, download, file_digest
+from ..io import download, file_digest
+from .images import cache_dir, data_roots
+from .registry import Dataset, Split, register_dataset
 from .sequences import (
     SequenceTable,
     duplicate_groups,
@@ -75,6 +76,10 @@ FILES = {
         "ecoli_promoters_wang2020/sequence_data.txt",
         "0cb3fbed5273163cd5d53a0932da5cd6f00329187139f25ddefb92a7822b0e93",
         (_WANG + "sequence_data.txt",),
+    ),
+    # The 94 promoters with measured activity (the paper's designs and references); read by `design`.
+    "wang_measured": RemoteFile(
+        "ecoli_promoters_wang2020/seq_exp_94.txt", "e81b9316059886846c4e367dd6ae1a0bb196953fcd1a1bc6ac634ed4a1394976"
     ),
     "rbs_1014ic": RemoteFile(
         "rbs_1014ic/1014IC.csv",
@@ -613,3 +618,26 @@ register_dataset(
 register_dataset(
     "file", load_sequence_file, "a FASTA/CSV/TSV file of sequences (--data my.csv --seq-col ...)"
 )
+
+
+def measured_promoters(data_dir: str | None = None) -> list[tuple[str, float, str]]:
+    """The 94 promoters with measured activity of Wang et al. (2020): (sequence, activity, name); [] when the
+    file is in no data folder (it has no public download)."""
+    try:
+        path = resolve_file("wang_measured", data_dir, download_ok=False)
+    except SynbiolabError as exc:
+        if "checksum mismatch" in str(exc):
+            raise
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            fields = line.split("\t")
+            if len(fields) < 3:
+                raise SynbiolabError(f"{path}, line {number}: expected sequence, activity and name")
+            try:
+                activity = float(fields[1])
+            except ValueError:
+                raise SynbiolabError(f"{path}, line {number}: activity {fields[1]!r} is not a number") from None
+            rows.append((fields[0].strip().upper(), activity, fields[2].strip()))
+    return rows

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import SynbiolabError
+from ..errors import SynbiolabError
 
 
 def loss_for_task(task: str, label_smoothing: float = 0.0):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .errors import SynbiolabError
+from ..errors import SynbiolabError
 
 DNA_ALPHABET = "ACGT"
 

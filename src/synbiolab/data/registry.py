@@ -16,7 +16,6 @@ import torch
 
 from ..config import DataConfig
 from ..errors import SynbiolabError
-from .images import MNIST_MEAN, MNIST_STD, load_digits_arrays, load_mnist_arrays
 from .splits import stratified_split, subsample
 
 TASKS = ("multiclass", "binary", "regression")
@@ -189,81 +188,3 @@ def carve_validation(y_pool: np.ndarray, cfg: DataConfig, default_val: float) ->
         keep = subsample(y_pool[train_idx], int(cfg.train_size), seed=cfg.seed + 1)
         train_idx = train_idx[keep]
     return train_idx, val_idx
-
-
-def _image_dataset(name, x_pool, y_pool, x_test, y_test, names, task, cfg, default_val, mean, std, info, fill):
-    train_idx, val_idx = carve_validation(y_pool, cfg, default_val)
-
-    def tensor(images):
-        t = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
-        return (t - mean) / std
-
-    def split(images, labels):
-        return Split(tensor(images), torch.from_numpy(labels.astype(np.int64)))
-
-    # `fill`: the share of the frame a digit spans, used to turn a user's picture into this style
-    info = {**info, "normalisation": {"mean": mean, "std": std, "scale": 255.0, "fill": fill}}
-    return Dataset(
-        name=name,
-        task=task,
-        kind="image",
-        train=split(x_pool[train_idx], y_pool[train_idx]),
-        val=split(x_pool[val_idx], y_pool[val_idx]),
-        test=split(x_test, y_test),
-        class_names=names,
-        input_shape=(1, *x_pool.shape[1:]),
-        info=info,
-    )
-
-
-def _load_mnist(cfg: DataConfig) -> Dataset:
-    arrays = load_mnist_arrays(cfg.data_dir)
-    names = [str(i) for i in range(10)]
-    x_pool, y_pool, names_sel, task = select_classes(
-        arrays["train_images"], arrays["train_labels"].astype(np.int64), cfg.classes, names, "mnist"
-    )
-    x_test, y_test, _, _ = select_classes(
-        arrays["test_images"], arrays["test_labels"].astype(np.int64), cfg.classes, names, "mnist"
-    )
-    info = {
-        "source": "MNIST (LeCun, Cortes, Burges), 60,000 training and 10,000 test images, 28x28",
-        "license": "CC BY-SA 3.0",
-    }
-    return _image_dataset(
-        "mnist", x_pool, y_pool, x_test, y_test, names_sel, task, cfg, 5000, MNIST_MEAN, MNIST_STD, info, 20 / 28
-    )
-
-
-DIGITS_MEAN, DIGITS_STD = 0.3054, 0.3789  # of the 1,797 8x8 images scaled to 0..1
-
-
-def _load_digits(cfg: DataConfig) -> Dataset:
-    images, labels = load_digits_arrays()
-    names = [str(i) for i in range(10)]
-    images, labels, names_sel, task = select_classes(images, labels, cfg.classes, names, "digits")
-    test_size = cfg.test_size if cfg.test_size is not None else 0.2
-    pool_idx, test_idx = stratified_split(labels, test_size, seed=cfg.seed, what="test_size")
-    info = {"source": "scikit-learn's bundled 8x8 handwritten digits (UCI optdigits test set), 1,797 images"}
-    return _image_dataset(
-        "digits",
-        images[pool_idx],
-        labels[pool_idx],
-        images[test_idx],
-        labels[test_idx],
-        names_sel,
-        task,
-        cfg,
-        0.15,
-        DIGITS_MEAN,
-        DIGITS_STD,
-        info,
-        1.0,
-    )
-
-
-register_dataset("mnist", _load_mnist, "70,000 handwritten digits, 28x28, 10 classes (60,000 train / 10,000 test)")
-register_dataset("digits", _load_digits, "1,797 handwritten digits, 8x8, 10 classes (scikit-learn, offline)")
-
-# Sequence data sets (uci_promoters, uci_splice, ecoli_promoters, rbs_1014ic, ... and user files) register
-# themselves on import.
-from . import synbio as _synbio  # noqa: E402,F401

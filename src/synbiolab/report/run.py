@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .runs import Run, atomic_write_bytes, atomic_write_text, subfolder  # noqa: E402
+from ..runs import Run, atomic_write_bytes, atomic_write_text, subfolder  # noqa: E402
 
 SECTIONS: list[tuple[str, Callable[[Run], str | None]]] = []
 
@@ -181,7 +181,7 @@ def _section_test_examples(run: Run) -> str | None:
         return None
     import torch
 
-    from .evaluate import confusion_matrix, predict, predictions
+    from ..evaluate import confusion_matrix, predict, predictions
 
     spec = run.model_spec
     if spec["task"] == "regression":
@@ -207,7 +207,7 @@ def _section_test_examples(run: Run) -> str | None:
 def _section_model(run: Run) -> str | None:
     if not (run.path / "model.json").is_file():
         return None
-    from .models import count_parameters
+    from ..models import count_parameters
 
     model = run.load_model()
     rows = [{"layer": name or "(model)", "type": type(m).__name__,

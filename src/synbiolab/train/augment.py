@@ -13,7 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .errors import SynbiolabError
+from ..errors import SynbiolabError
 
 AUGMENTATIONS = ("none", "shift_rotate", "revcomp")
 

@@ -1,0 +1,150 @@
+"""The model registry: every model by name, GANs too, with its recipe, its parameters and its capacity keys.
+
+Each model is one ``nn.Module`` per file, built as ``Model(input_shape, n_outputs, **params)``; the
+registry adds the training recipe that suits it (the ``TrainConfig`` defaults a user starts from), for a GAN
+also its ``GanConfig`` defaults, and the names of the parameters that set its capacity (which ``diagnose``
+scales when a model underfits or overfits). ``model_parameters`` reads a model's keyword arguments from its
+constructor, so a ``--set model.KEY`` is checked against the code rather than a second list.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from ..errors import SynbiolabError
+from .cnn import CNN
+from .cnn1d import CNN1d
+from .cnn_rnn import CNNRNN
+from .gan import DCGAN
+from .mlp import MLP
+from .rnn import RNN
+from .wgan_seq import SequenceWGAN
+
+
+@dataclass
+class ModelEntry:
+    cls: type[nn.Module]
+    recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig defaults for this model
+    kinds: tuple[str, ...] = ("image",)  # data kinds the model accepts ("gan": trained by `synbiolab gan`)
+    summary: str = ""
+    capacity_keys: tuple[str, ...] = ()  # constructor arguments that set the model's size
+    gan_recipe: dict[str, Any] = field(default_factory=dict)  # GanConfig defaults (GANs only)
+    generates: str | None = None  # the data kind a GAN generates: "image" or "sequence"
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, cls, recipe=None, kinds=("image",), summary: str = "", capacity_keys=(),
+                   gan_recipe=None, generates: str | None = None) -> None:
+    """Make a model buildable by name, with its default training recipe."""
+    MODELS[name] = ModelEntry(cls, dict(recipe or {}), tuple(kinds), summary, tuple(capacity_keys),
+                              dict(gan_recipe or {}), generates)
+
+
+def get_model_class(name: str):
+    if name not in MODELS:
+        raise SynbiolabError(f"unknown model '{name}'; valid: {', '.join(MODELS)}")
+    return MODELS[name].cls
+
+
+def is_gan(name: str) -> bool:
+    return name in MODELS and "gan" in MODELS[name].kinds
+
+
+def model_parameters(name: str) -> dict[str, Any]:
+    """The keyword arguments (with defaults) of a registered model's constructor."""
+    sig = inspect.signature(get_model_class(name).__init__)
+    return {
+        k: p.default
+        for k, p in sig.parameters.items()
+        if k not in ("self", "input_shape", "n_outputs") and p.default is not inspect.Parameter.empty
+    }
+
+
+def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, **params) -> nn.Module:
+    """Build a registered model sized for `dataset` (or for explicit input_shape and n_outputs).
+
+    Args:
+        name: a registered model name (``mlp``, ``cnn``, ..., ``dcgan``, ``wgan_seq``).
+        dataset: a Dataset; gives input_shape and n_outputs (classifiers and regressors only).
+        input_shape: the shape of one example, when no dataset is given.
+        n_outputs: the output width (for a conditional GAN, its number of classes), when no dataset is given.
+        **params: the model's constructor keyword arguments.
+    """
+    cls = get_model_class(name)
+    entry = MODELS[name]
+    if dataset is not None:
+        if "gan" in entry.kinds:
+            raise SynbiolabError(f"model '{name}' is a GAN: train it with `synbiolab gan --model {name}`")
+        if dataset.kind not in entry.kinds:
+            raise SynbiolabError(
+                f"model '{name}' does not take {dataset.kind} data ('{dataset.name}'); models for {dataset.kind} "
+                f"data: {', '.join(n for n, e in MODELS.items() if dataset.kind in e.kinds)}"
+            )
+        input_shape, n_outputs = dataset.input_shape, dataset.n_outputs
+    valid = model_parameters(name)
+    unknown = [k for k in params if k not in valid]
+    if unknown:
+        raise SynbiolabError(f"model '{name}' has no parameter '{unknown[0]}'; valid: {', '.join(valid)}")
+    return cls(input_shape=tuple(input_shape), n_outputs=int(n_outputs), **params)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# --- the models and their recipes
+
+register_model(
+    "mlp",
+    MLP,
+    recipe={"epochs": 20, "batch_size": 128, "lr": 1e-3, "optimizer": "adamw", "schedule": "onecycle",
+            "weight_decay": 1e-4},
+    kinds=("image", "sequence"),
+    summary="multilayer perceptron on the flattened input",
+    capacity_keys=("hidden_units",),
+)
+register_model(
+    "cnn",
+    CNN,
+    recipe={"epochs": 8, "batch_size": 128, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle",
+            "weight_decay": 5e-4, "augment": "shift_rotate"},
+    kinds=("image",),
+    summary="conv-BN-ReLU-pool blocks, dropout, linear head",
+    capacity_keys=("channels", "hidden_units"),
+)
+
+# Sequence models (one-hot DNA (B, 4, L)); the rnn also reads images row by row (sequential MNIST).
+SEQUENCE_RECIPE = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle"}
+register_model("cnn1d", CNN1d, recipe={**SEQUENCE_RECIPE, "weight_decay": 1e-2}, kinds=("sequence",),
+               summary="1D convolutions over one-hot sequences (DeepBind/Basset family)",
+               capacity_keys=("channels", "hidden_units"))
+register_model("rnn", RNN, recipe={**SEQUENCE_RECIPE, "grad_clip": 1.0}, kinds=("sequence", "image"),
+               summary="LSTM or GRU, optionally bidirectional; images are read as rows of pixels",
+               capacity_keys=("hidden_units",))
+register_model("cnn_rnn", CNNRNN, recipe={**SEQUENCE_RECIPE, "weight_decay": 1e-2, "grad_clip": 1.0},
+               kinds=("sequence",), summary="convolution then a bidirectional LSTM (DanQ style)",
+               capacity_keys=("channels", "hidden_units"))
+
+# GAN pairs (generator + discriminator), trained by `synbiolab gan`, not by the classifier loop: the kind
+# "gan" keeps them out of `synbiolab train`, and registering them lets configs check their parameters.
+register_model(
+    "dcgan", DCGAN, kinds=("gan",), generates="image",
+    summary="DCGAN generator and discriminator for small images (synbiolab gan)",
+    recipe={"epochs": 5, "batch_size": 64, "lr": 2e-4, "weight_decay": 0.0},
+    gan_recipe={"loss": "standard", "n_critic": 1, "beta1": 0.5, "beta2": 0.999},
+    capacity_keys=("base_channels",),
+)
+# Gupta & Zou 2019 / Wang et al. 2020: gradient penalty 10, 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64
+register_model(
+    "wgan_seq", SequenceWGAN, kinds=("gan",), generates="sequence",
+    summary="WGAN-GP generator and critic for one-hot DNA (synbiolab gan)",
+    recipe={"epochs": 10, "batch_size": 64, "lr": 1e-4, "weight_decay": 0.0},
+    gan_recipe={"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0, "beta1": 0.5, "beta2": 0.9},
+    capacity_keys=("channels",),
+)

@@ -1,0 +1,225 @@
+"""What the training loops share, so that ``fit`` and ``fit_gan`` show only their steps.
+
+Devices and DDP processes, optimisers and schedules, Ctrl-C as a flag checked between steps, the checkpoint
+(written atomically, read without unpickling anything), the progress bar and the divergence check.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..config import TrainConfig
+from ..errors import SynbiolabError, TrainingDiverged
+from ..io import atomic_torch_save
+
+console = Console(highlight=False, soft_wrap=True)
+
+# --- devices and distributed processes
+
+
+def select_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SynbiolabError("train.device=cuda but no CUDA device is available; use auto or cpu")
+    if name not in ("cpu", "cuda", "mps"):
+        raise SynbiolabError(f"train.device={name!r} is unknown; valid: auto, cpu, cuda, mps")
+    return torch.device(name, local_rank) if name == "cuda" else torch.device(name)
+
+
+@dataclass
+class Distributed:
+    """This process's place under ``torchrun`` (rank 0 of 1 when run directly)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        return cls(
+            int(os.environ.get("RANK", 0)),
+            int(os.environ.get("WORLD_SIZE", 1)),
+            int(os.environ.get("LOCAL_RANK", 0)),
+        )
+
+    def init(self, device_name: str) -> None:
+        import torch.distributed as dist
+
+        if self.enabled and not dist.is_initialized():
+            use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+            if use_cuda:
+                torch.cuda.set_device(self.local_rank)
+            dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+
+    def broadcast(self, obj):
+        """Rank 0's value of `obj` on every rank."""
+        if not self.enabled:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+# --- optimiser and schedule
+
+
+def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise SynbiolabError(f"train.optimizer={cfg.optimizer!r} is unknown; valid: sgd, adam, adamw")
+
+
+def make_schedule(cfg: TrainConfig, optimizer, total_steps: int):
+    """A per-step learning-rate schedule, or None for a constant rate."""
+    if cfg.schedule == "none":
+        return None
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=max(total_steps, 2), pct_start=0.25,
+            cycle_momentum=cfg.optimizer == "sgd",
+        )
+    raise SynbiolabError(f"train.schedule={cfg.schedule!r} is unknown; valid: none, cosine, onecycle")
+
+
+# --- Ctrl-C, random state, checkpoint, progress, divergence
+
+
+class StopRequest:
+    """Turns Ctrl-C into a flag checked between steps, so the checkpoint is taken at a clean boundary."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave Ctrl-C as it is
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+class Checkpoint:
+    """``checkpoint/state.pt`` of a run folder: everything ``--resume`` needs to continue bit for bit.
+
+    Written atomically after every finite epoch; read with ``weights_only=True`` so that a planted pickle
+    never runs; a damaged or foreign file is one line naming it.
+    """
+
+    def __init__(self, run_dir: str | Path | None):
+        from ..runs import subfolder
+
+        self.path = subfolder(run_dir, "checkpoint") / "state.pt" if run_dir is not None else None
+
+    @property
+    def exists(self) -> bool:
+        return self.path is not None and self.path.is_file()
+
+    def save(self, state: dict) -> None:
+        if self.path is not None:
+            atomic_torch_save(self.path, state)
+
+    def load(self, keys: tuple[str, ...] = ()) -> dict:
+        if not self.exists:
+            where = self.path.parent.parent if self.path is not None else "this run"
+            raise SynbiolabError(f"{where}: no checkpoint to resume from (checkpoint/state.pt)")
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - truncated, random or pickled bytes: all one message
+            raise SynbiolabError(f"{self.path}: damaged checkpoint (not a state saved by synbiolab); it cannot "
+                                 "be resumed") from exc
+        missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+        if missing:
+            raise SynbiolabError(f"{self.path}: damaged checkpoint (no '{missing[0]}'); it cannot be resumed")
+        return state
+
+    def restore(self, module: torch.nn.Module, state_dict, what: str) -> None:
+        """Load `state_dict` into `module`; weights of another model are one line."""
+        try:
+            module.load_state_dict(state_dict)
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            raise SynbiolabError(f"{self.path}: the checkpoint's {what} do not fit this run's model "
+                                 "(another architecture or size)") from exc
+
+    def kept(self) -> str:
+        """The words that say where the last good checkpoint is, only when there is one."""
+        return f"; the last good checkpoint is kept in {self.path.parent}" if self.exists else \
+            "; no checkpoint was written (it diverged in the first epoch)"
+
+
+def progress_bar(columns: str, verbose: bool, cfg: TrainConfig) -> Progress:
+    """A rich progress bar (transient: it leaves one line per epoch behind), shown only on a terminal."""
+    return Progress(
+        TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(), TextColumn(columns),
+        TimeRemainingColumn(), console=console, transient=True,
+        disable=not (verbose and cfg.progress and console.is_terminal),
+    )
+
+
+def check_finite(values: dict[str, float], step: int, steps_per_epoch: int, checkpoint: Checkpoint,
+                 advice: str) -> None:
+    """Stop with the step number when a loss is NaN or infinite, naming the last good checkpoint."""
+    bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+    if bad:
+        epoch = step // steps_per_epoch + 1
+        if len(values) == 1:
+            head, where = f"loss became {next(iter(bad.values()))}", f"(epoch {epoch})"
+        else:
+            what = ", ".join(f"{k} {v}" for k, v in bad.items())
+            head, where = "loss became non-finite", f"(epoch {epoch}: {what})"
+        raise TrainingDiverged(f"{head} at step {step + 1} {where}{checkpoint.kept()}; {advice}")
