@@ -371,7 +371,7 @@ def test_design_bad_input_gives_one_line(promoter_runs, cli, tmp_path):
                        "--out", tmp_path / "d")
     assert code == 2 and "is a train folder (written by synbiolab train); expected a gan folder" in err
     code, _, err = cli("design", "--generator", gan_dir, "--predictor", gan_dir, "--out", tmp_path / "e")
-    assert code == 2 and "is a GAN run; give an expression predictor" in err
+    assert code == 2 and "is a gan folder (written by synbiolab gan); --predictor takes a train folder" in err
 
 
 def test_generator_average_and_time_limit():
