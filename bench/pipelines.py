@@ -30,8 +30,8 @@ from sklearn.decomposition import PCA
 from sklearn.svm import SVC
 
 from synbiolab.classical import HogFeatures, build_classifier, extract_features
-from synbiolab.compare import compare_pipelines
 from synbiolab.data.images import load_mnist_arrays
+from synbiolab.experiments.compare import compare_pipelines
 
 
 def line(text: str) -> None:

@@ -22,8 +22,8 @@ import torch
 
 from synbiolab import TrainConfig, apply_overrides, build_model, default_config, fit, load_dataset
 from synbiolab.classical import kmer_baseline
-from synbiolab.crossval import cross_validate
 from synbiolab.evaluate import loss_for_task, predict, ranking_metrics
+from synbiolab.experiments.crossval import cross_validate
 
 # Reference numbers of the shared linear-baseline script (one split or CV as stated there).
 REFERENCE = {

@@ -1,5 +1,5 @@
 """Hand-crafted features and classical classifiers: shapes, determinism, scikit-image as the reference,
-the feature cache, and accuracies on the 8x8 digits."""
+the feature cache, accuracies on the 8x8 digits, and scikit-learn's estimator contract."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 from skimage.feature import daisy, hog
 from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from synbiolab import SynbiolabError
 from synbiolab.classical import (
     CLASSIFIERS,
+    ApproximateRbfSvm,
+    BlockStandardScaler,
     DaisyFeatures,
     FeatureCache,
     HogFeatures,
@@ -197,3 +201,25 @@ def test_block_standard_scaler_gives_each_block_the_same_total_variance():
     np.testing.assert_allclose(scaled.mean(axis=0), 0.0, atol=1e-6)
     with pytest.raises(ValueError, match="add up to 320"):
         scaler.fit(wide)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # SGD stops at its pass limit
+@parametrize_with_checks([ApproximateRbfSvm(n_components=50), BlockStandardScaler()])
+def test_our_estimators_follow_scikit_learns_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_our_estimators_refuse_to_predict_before_fit_and_other_widths_after(digit_images):
+    images, labels = digit_images
+    features = images.reshape(len(images), -1)
+    with pytest.raises(NotFittedError):
+        ApproximateRbfSvm().predict(features)
+    with pytest.raises(NotFittedError):
+        BlockStandardScaler().transform(features)
+    svm = ApproximateRbfSvm(n_components=100).fit(features[:600], labels[:600])
+    assert svm.n_features_in_ == 64 and svm.gamma_ == pytest.approx(1 / (64 * features[:600].astype("f4").var()))
+    with pytest.raises(ValueError, match="X has 32 features, but ApproximateRbfSvm is expecting 64"):
+        svm.predict(features[:, :32])
+    assert (svm.predict(features[600:]) == labels[600:]).mean() > 0.9
+

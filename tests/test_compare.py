@@ -1,4 +1,5 @@
-"""compare: pipeline names, a quick comparison on the 8x8 digits, the data-size view, --cnn checks."""
+"""compare: pipeline names, a quick comparison on the 8x8 digits checked against scikit-learn, the folder and its
+pages, the data-size view, --cnn checks."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
-from synbiolab import SynbiolabError
-from synbiolab.compare import DEFAULT_PIPELINES, compare_pipelines, parse_pipeline, parse_train_sizes
+from synbiolab import SynbiolabError, load_dataset, open_run
+from synbiolab.experiments.compare import DEFAULT_PIPELINES, compare_pipelines, parse_pipeline, parse_train_sizes
 
 
 def test_pipeline_names_parse_into_features_pca_and_classifier():
@@ -49,8 +52,27 @@ def test_quick_compare_on_digits_has_every_pipeline_above_chance(digits_comparis
     assert by_name["hog+pca120+rbf_svm"]["chosen"].endswith("approximation=exact")
     for r in rows:
         assert r["train_size"] == 1222 and r["confusion"].sum() == 359
-        assert r["test_error"] == pytest.approx(1 - r["test_accuracy"])
-        assert 0 < r["predict_seconds_per_1000"] < 60
+
+
+def test_raw_logistic_regression_equals_scikit_learn_fitted_here(digits_comparison):
+    """The same split, C chosen on validation and the test split scored once, all done here with scikit-learn."""
+    dataset = load_dataset("digits")
+    norm = dataset.info["normalisation"]
+
+    def pixels(split):  # (N, 1, 8, 8) normalised -> (N, 64) pixel values in 0..1
+        x = split.x.numpy().astype(np.float64)[:, 0] * norm["std"] + norm["mean"]
+        return np.clip(x, 0.0, 1.0).reshape(len(x), -1).astype(np.float32)
+
+    x_train, x_val, x_test = pixels(dataset.train), pixels(dataset.val), pixels(dataset.test)
+    y_train, y_val, y_test = dataset.train.y.numpy(), dataset.val.y.numpy(), dataset.test.y.numpy()
+    fitted = {C: LogisticRegression(C=C, max_iter=300, random_state=0).fit(x_train, y_train) for C in (0.1, 1.0)}
+    best_C = max(fitted, key=lambda C: (fitted[C].predict(x_val) == y_val).mean())
+    accuracy = float((fitted[best_C].predict(x_test) == y_test).mean())
+    row = next(r for r in digits_comparison.rows if r["pipeline"] == "raw+logistic_regression")
+    assert row["chosen"] == f"C={best_C}"
+    assert row["test_accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    assert row["test_error"] == pytest.approx(1 - accuracy, abs=1e-12)
+    assert np.trace(row["confusion"]) == round(accuracy * len(y_test))
 
 
 def test_comparison_folder_holds_table_figures_and_report(digits_comparison):
@@ -64,11 +86,31 @@ def test_comparison_folder_holds_table_figures_and_report(digits_comparison):
         png = folder / "figures" / f"{name}.png"
         assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG", name
     report = (folder / "report.html").read_text()
+    assert "<title>synbiolab compare: digits</title>" in report and "<h1>Pipelines compared on digits</h1>" in report
     assert "hog+pca120+rbf_svm" in report and report.count("data:image/png;base64") == 4
     assert "the CNN alone" in report  # the plain statement about combined vs CNN
     results = json.loads((folder / "results.json").read_text())
     assert len(results["rows"][0]["confusion"]) == 10
-    assert "<table>" in (folder / "table.html").read_text()
+    page = (folder / "table.html").read_text()
+    assert "<table>" in page and page.count("<tr>") == 1 + len(DEFAULT_PIPELINES)
+    # The folder says what it is; its settings are compare.json (config.json is a training run's).
+    assert json.loads((folder / "kind.json").read_text())["kind"] == "compare"
+    assert json.loads((folder / "compare.json").read_text())["pipelines"] == list(DEFAULT_PIPELINES)
+    assert not (folder / "config.json").exists()
+    assert open_run(folder, expect="compare").kind == "compare"
+    cnn_run = folder / "cnn" / "train1222"
+    assert json.loads((cnn_run / "kind.json").read_text())["kind"] == "train"  # the recipe CNN's own run
+
+
+def test_a_compare_folder_written_before_kind_json_still_reads_as_one(tmp_path, digits_comparison):
+    old = tmp_path / "old-compare"
+    old.mkdir()
+    settings = json.loads((digits_comparison.path / "compare.json").read_text())
+    (old / "config.json").write_text(json.dumps({"compare": settings}))
+    (old / "table.csv").write_text((digits_comparison.path / "table.csv").read_text())
+    assert open_run(old, expect="compare").kind == "compare"
+    with pytest.raises(SynbiolabError, match="is a compare folder .*compare --cnn takes a train folder"):
+        open_run(old, expect="train", verb="compare --cnn")
 
 
 def test_data_size_view_on_digits(tmp_path):
@@ -83,6 +125,17 @@ def test_data_size_view_on_digits(tmp_path):
     assert all(r["test_accuracy"] > 0.5 for r in comparison.rows)
     assert (tmp_path / "sizes" / "figures" / "data_size.png").is_file()
     assert set(comparison.table["train_size"]) == {100, 800}
+
+
+def test_a_comparison_refuses_a_folder_another_process_is_writing(tmp_path, digits_comparison):
+    from synbiolab.io import FolderLock
+
+    busy = tmp_path / "busy"
+    shutil.copytree(digits_comparison.path, busy)
+    with FolderLock(busy):  # a second open file description: flock refuses it as it would another process
+        with pytest.raises(SynbiolabError, match="another synbiolab process is writing this folder"):
+            compare_pipelines("digits", pipelines="raw+knn", out=busy, overwrite=True, cache=False, verbose=False)
+    assert (busy / "report.html").is_file()  # nothing was deleted
 
 
 def test_cli_unknown_pipeline_is_one_line_listing_valid_names(cli, tmp_path):
@@ -142,3 +195,35 @@ def test_cli_compare_with_a_cnn_run(cli, tmp_path, digits_cnn_run):
     assert all(float(r["test_accuracy"]) > 0.8 for r in rows)
     assert f"CNN features from {digits_cnn_run}" in out
     assert not (tmp_path / "c" / "cnn").exists()  # no CNN trained on the spot
+
+
+def test_accuracy_time_labels_never_overlap_even_when_points_coincide():
+    from matplotlib.text import Text
+
+    from synbiolab.report.sections.compare import accuracy_time_figure
+
+    def row(pipeline, features, classifier, seconds, accuracy):
+        return {"pipeline": pipeline, "features": features, "classifier": classifier, "train_seconds": seconds,
+                "test_accuracy": accuracy}
+
+    # The CNN and four pipelines on its features share the CNN's training time and nearly its accuracy.
+    rows = [row("cnn", "cnn", "softmax head (end-to-end CNN)", 30.0, 0.990),
+            row("cnn+logistic_regression", "cnn", "logistic_regression", 30.2, 0.991),
+            row("hog+cnn+logistic_regression", "hog+cnn", "logistic_regression", 30.3, 0.991),
+            row("hog+cnn+pca120+rbf_svm", "hog+cnn", "rbf_svm (PCA 120)", 30.1, 0.990),
+            row("cnn+knn", "cnn", "knn", 30.0, 0.989),
+            row("raw+logistic_regression", "raw", "logistic_regression", 2.0, 0.92),
+            row("hog+pca120+rbf_svm", "hog", "rbf_svm (PCA 120)", 25.0, 0.985)]
+    fig = accuracy_time_figure(rows, 55000)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [text for text in ax.texts if text.get_text() in {r["pipeline"] for r in rows}]
+    assert sorted(text.get_text() for text in labels) == sorted(r["pipeline"] for r in rows)
+    boxes = [Text.get_window_extent(text, renderer) for text in labels]  # the text alone, not its leader line
+    for i, a in enumerate(boxes):
+        assert ax.get_window_extent(renderer).contains(a.x0, a.y0), labels[i].get_text()
+        for j in range(i):
+            assert not a.overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    # A label set away from its point is joined to it by a leader line.
+    assert sum(text.arrow_patch is not None for text in labels) >= 3

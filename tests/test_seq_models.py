@@ -243,8 +243,8 @@ def test_kmer_baseline_finds_a_planted_motif_count():
 
 
 def test_reverse_complement_average_is_strand_symmetric():
-    from synbiolab.crossval import ReverseComplementAverage
     from synbiolab.data.sequences import reverse_complement
+    from synbiolab.experiments.crossval import ReverseComplementAverage
 
     torch.manual_seed(0)
     model = ReverseComplementAverage(CNN1d((4, 12), 2, channels=[8], kernel_sizes=[5])).eval()
@@ -255,10 +255,11 @@ def test_reverse_complement_average_is_strand_symmetric():
 
 
 def test_cross_validation_tests_every_example_once(tmp_path):
+    import csv
     import json
 
     from synbiolab import default_config
-    from synbiolab.crossval import cross_validate
+    from synbiolab.experiments.crossval import cross_validate
 
     rng = np.random.default_rng(0)
     lines = ["seq,active,lab"]
@@ -280,7 +281,14 @@ def test_cross_validation_tests_every_example_once(tmp_path):
     assert result["summary"]["kmer_linear"]["accuracy"]["mean"] > 0.8
     assert result["pooled"]["cnn1d"]["accuracy"] > 0.7
     saved = json.loads((tmp_path / "cv" / "cv.json").read_text())
-    assert saved["summary"]["cnn1d"]["accuracy"]["std"] >= 0
+    assert json.loads((tmp_path / "cv" / "kind.json").read_text())["kind"] == "cv"
+    # The spread is the sample standard deviation of the per-fold accuracies written in folds.csv.
+    with open(tmp_path / "cv" / "folds.csv") as handle:
+        folds = [row for row in csv.DictReader(handle) if row["method"] == "cnn1d"]
+    per_fold = np.array([float(row["accuracy"]) for row in folds])
+    assert len(per_fold) == 4
+    assert saved["summary"]["cnn1d"]["accuracy"]["std"] == pytest.approx(np.std(per_fold, ddof=1), abs=1e-9)
+    assert saved["summary"]["cnn1d"]["accuracy"]["mean"] == pytest.approx(per_fold.mean(), abs=1e-9)
 
 
 def test_vectorised_motif_matching_equals_pairwise_alignment():

@@ -394,7 +394,7 @@ def test_natural_promoters_feed_a_gan_with_a_held_out_tenth():
 
 def test_rbs_folds_hold_out_whole_studies():
     from synbiolab import default_config, load_dataset
-    from synbiolab.crossval import cv_folds, holds_out_groups
+    from synbiolab.experiments.crossval import cv_folds, holds_out_groups
 
     synbio_dir()
     ds = load_dataset("rbs_1014ic")

@@ -1,10 +1,12 @@
-"""Sweeps: parsing of swept values, planning, a real 3-point sweep on the 8x8 digits, and bad input."""
+"""Sweeps: parsing of swept values, planning, a real 3-point sweep on the 8x8 digits, its folder, and bad input."""
+
+import json
 
 import pandas as pd
 import pytest
 
 from synbiolab import SynbiolabError, apply_overrides, default_config, sweep
-from synbiolab.sweep import parse_param, parse_sizes, plan_sweep, split_values
+from synbiolab.experiments.sweep import parse_param, parse_sizes, plan_sweep, split_values
 
 
 def digits_config(*extra):
@@ -55,6 +57,21 @@ def test_three_point_capacity_sweep_writes_csv_page_and_figures(tmp_path):
     assert (out / "figures" / "epochs_curve.png").is_file()
     page = (out / "sweep.html").read_text()
     assert "data:image/png;base64" in page and "Best by validation error" in page
+    assert f"<title>synbiolab sweep {out.name}</title>" in page and page.count("<img ") == len(result.figures)
+    assert page.count('/report.html">hidden_units=') == 3  # a link to each run's report
+    assert json.loads((out / "kind.json").read_text())["kind"] == "sweep"
+    assert json.loads((out / "runs" / "hidden_units=2_seed0" / "kind.json").read_text())["kind"] == "train"
+
+
+def test_a_sweep_refuses_a_folder_another_process_is_writing(tmp_path):
+    from synbiolab.io import FolderLock
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "kind.json").write_text(json.dumps({"kind": "sweep"}))
+    with FolderLock(busy), pytest.raises(SynbiolabError, match="another synbiolab process is writing"):
+        sweep(digits_config(), params=["model.hidden_units=[2],[4]"], out=busy, overwrite=True, verbose=False)
+    assert (busy / "kind.json").is_file()
 
 
 def test_cli_sweep_rejects_unknown_and_unparsable_parameters(tmp_path, cli):

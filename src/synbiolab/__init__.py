@@ -21,18 +21,18 @@ from .config import (
     default_config,
     load_config,
 )
-from .crossval import cross_validate
 from .data import DATASETS, Dataset, Split, load_dataset, register_dataset
 from .data.sequences import kmer_counts, one_hot, read_sequences, reverse_complement
 from .design import design
 from .diagnose import Diagnosis, RunFacts, diagnose, diagnose_history, fix
 from .errors import SynbiolabError, TrainingDiverged
 from .evaluate import evaluate, predict
+from .experiments.crossval import cross_validate
+from .experiments.sweep import sweep
 from .interpret import filter_pwms, in_silico_mutagenesis, match_filters
 from .models import MODELS, build_model, count_parameters, register_model
 from .report import register_section, write_report
 from .runs import Run, load_run, open_run
-from .sweep import sweep
 from .train import fit, train
 from .train.fit_gan import fit_gan
 from .train.job import train_gan

@@ -130,7 +130,7 @@ def cv(
     augment: str = SEQ_OPTIONS["augment"],
 ):
     """k-fold cross-validation: test metrics per fold, their mean and spread, next to the k-mer baseline."""
-    from .crossval import cross_validate
+    from .experiments.crossval import cross_validate
 
     extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
                                augment)
@@ -326,7 +326,7 @@ def sweep(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing sweep folder"),
 ):
     """Train one run per value of any config field; draw capacity, learning and epochs curves."""
-    from .sweep import sweep as run_sweep
+    from .experiments.sweep import sweep as run_sweep
 
     cfg = build_config(data, model, config_file, _options(train_epochs=epochs, train_lr=lr, data_data_dir=data_dir),
                        sets)
@@ -352,7 +352,7 @@ def compare(
     seed: int = typer.Option(0, help="seed of the classifiers and of the CNN trained on the spot"),
 ):
     """Hand-crafted (raw, HoG, DAISY), learned (CNN) and combined features with classical classifiers."""
-    from .compare import compare_pipelines
+    from .experiments.compare import compare_pipelines
 
     compare_pipelines(data, pipelines=pipelines, train_size=train_size, cnn_run=cnn, quick=quick, out=out,
                       overwrite=overwrite, data_dir=data_dir, cnn_epochs=cnn_epochs, rbf_approximation=rbf,

@@ -47,8 +47,8 @@ PROJECT_ENTRIES = {
     ".lock", "kind.json", "config.json", "history.csv", "metrics.json", "predictions.csv", "model.safetensors",
     "model.json", "checkpoint", "report.html", "figures", "diagnosis.json", "fix.json", "samples.png",
     "samples.fasta", "samples_over_epochs.txt", "heldout.txt", "judge", "design", "designs.fasta", "design.json",
-    "design.html", "table.csv", "table.html", "results.json", "cnn", "sweep.csv", "sweep.html", "runs", "cv.json",
-    "folds.csv", "tune.json", "trials.csv", "best.yaml", "study.db",
+    "design.html", "compare.json", "table.csv", "table.html", "results.json", "cnn", "sweep.csv", "sweep.html",
+    "runs", "cv.json", "folds.csv", "tune.json", "trials.csv", "best.yaml", "study.db",
 }
 
 

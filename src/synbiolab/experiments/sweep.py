@@ -8,27 +8,27 @@ every combination (each repeated over seeds) into a sweep folder::
     sweeps/<name>/figures/*.png    capacity (validation) curve, learning curve, epochs curve
     sweeps/<name>/runs/<point>/    the run folders
 
-The best value is chosen on the validation error, never on the test error.
+The folder is of kind "sweep" (kind.json) and locked while the sweep writes it; each run inside is a train
+run of its own. The best value is chosen on the validation error, never on the test error. The page and
+its figures are drawn by report/sections/sweep.py from the table.
 """
 
 from __future__ import annotations
 
 import copy
-import html
-import io
 import itertools
-import json
-import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .config import Config, apply_overrides, parse_value
-from .errors import SynbiolabError
+from ..config import Config, apply_overrides
+from ..errors import SynbiolabError
+from ..io import atomic_write_text
+from ..report.sections.sweep import write_sweep_report
+from ..runs import start_folder
 
 # ---------------------------------------------------------------------------------------------------
 # Parsing
@@ -165,12 +165,13 @@ def _slug(value: str) -> str:
 
 def _run_point(config_dict: dict, out: str, threads: int | None) -> dict:
     """Trains one point (in this process or a worker) and returns its row of numbers."""
+    # Imported here: a worker process of a parallel sweep starts fresh and needs only these.
     import torch
 
-    from .diagnose import diagnose
-    from .errors import TrainingDiverged
-    from .runs import Run
-    from .train import train
+    from ..diagnose import diagnose
+    from ..errors import TrainingDiverged
+    from ..runs import Run
+    from ..train import train
 
     if threads:
         torch.set_num_threads(threads)
@@ -234,19 +235,24 @@ def sweep(config: Config, params: list[str] | None = None, train_sizes=None, see
         raise SynbiolabError(f"--jobs {jobs}: expected 1 or more")
     out = Path(out) if out is not None else Path("sweeps") / (
         f"{config.data.name}-{config.model.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    from .runs import prepare_run_dir
+    out, lock = start_folder(out, "sweep", overwrite)
+    try:
+        return _sweep_into(out, config, points, jobs, verbose)
+    finally:
+        lock.release()
 
-    prepare_run_dir(out, overwrite, kind="sweep")
+
+def _sweep_into(out: Path, config: Config, points: list[SweepPoint], jobs: int, verbose: bool) -> SweepResult:
+    """Train every point into `out/runs/` (in `jobs` processes), then write sweep.csv and the page."""
     (out / "runs").mkdir(parents=True, exist_ok=True)
-
-    jobs_config = []
+    work = []  # (point, its whole config as a dict, its run folder), what a worker process needs
     for point in points:
         point_config = apply_overrides(copy.deepcopy(config), point.overrides)
-        jobs_config.append((point, point_config.to_dict(), str(out / "runs" / point.name)))
+        work.append((point, point_config.to_dict(), str(out / "runs" / point.name)))
     rows = []
     started = time.perf_counter()
     if jobs == 1:
-        for point, config_dict, run_dir in jobs_config:
+        for point, config_dict, run_dir in work:
             rows.append(_finish_row(point, _run_point(config_dict, run_dir, None), verbose))
     else:
         import multiprocessing
@@ -255,18 +261,15 @@ def sweep(config: Config, params: list[str] | None = None, train_sizes=None, see
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [(point, pool.submit(_run_point, config_dict, run_dir, threads))
-                       for point, config_dict, run_dir in jobs_config]
+                       for point, config_dict, run_dir in work]
             for point, future in futures:
                 rows.append(_finish_row(point, future.result(), verbose))
     table = pd.DataFrame(rows)
-    from .runs import atomic_write_text
-
     atomic_write_text(out / "sweep.csv", table.to_csv(index=False))
     keys = list(points[0].values)
     summary = summarise(table, keys)
     best = best_point(summary, keys)
-    figures = draw_figures(table, summary, keys, out, best)
-    page = write_page(out, config, table, summary, keys, figures, best, time.perf_counter() - started)
+    page, figures = write_sweep_report(out, config, table, summary, keys, best, time.perf_counter() - started)
     if verbose:
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         if best:
@@ -323,193 +326,3 @@ def best_point(summary: pd.DataFrame, keys: list[str]) -> dict | None:
     label = ", ".join(f"{key}={row[key]}" for key in keys)
     return {"label": label, "values": {key: row[key] for key in keys}, "val_error": float(row["val_error"]),
             "test_error": float(row["test_error"]), "n_parameters": float(row["n_parameters"])}
-
-
-def _numeric(values) -> np.ndarray | None:
-    """The values as floats when every one is a number, else None."""
-    numbers = []
-    for value in values:
-        parsed = parse_value(str(value))
-        if isinstance(parsed, bool) or not isinstance(parsed, (int, float)):
-            return None
-        numbers.append(float(parsed))
-    return np.array(numbers)
-
-
-def _errors_against(ax, x, summary: pd.DataFrame, log_x: bool, names=ERRORS) -> None:
-    styles = {"train_error": ("o-", "train error"), "val_error": ("s--", "validation error"),
-              "test_error": ("^-", "test error")}
-    order = np.argsort(x, kind="stable")
-    for name in names:
-        mean = summary[name].to_numpy(float)[order]
-        spread = summary[f"{name}_std"].to_numpy(float)[order]
-        style, label = styles[name]
-        ax.plot(x[order], mean, style, ms=4, label=label)
-        if np.any(spread > 0):
-            ax.fill_between(x[order], mean - spread, mean + spread, alpha=0.15)
-    if log_x:
-        ax.set_xscale("log")
-    ax.grid(alpha=0.3)
-
-
-def _shade_regions(ax, x: np.ndarray, summary: pd.DataFrame, best_index: int) -> None:
-    """Shades each point's stretch of the axis by the verdict its runs were diagnosed with.
-
-    Underfitting points are blue (high bias), overfitting points red (high variance), good fits
-    plain; neighbouring points with the same verdict share one band and one label. A point whose
-    seeds disagree between the two is left plain.
-    """
-    verdicts = summary["verdicts"].astype(str).tolist() if "verdicts" in summary else [""] * len(summary)
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    kinds = []
-    for i in order:
-        over, under = "overfitting" in verdicts[i], "underfitting" in verdicts[i]
-        kinds.append("over" if over and not under else "under" if under and not over else "")
-    log = ax.get_xscale() == "log" and xs.min() > 0
-    middles = [math.sqrt(a * b) if log else (a + b) / 2 for a, b in zip(xs[:-1], xs[1:], strict=True)]
-    edges = [xs[0], *middles, xs[-1]]
-    start = 0
-    for stop in range(1, len(xs) + 1):
-        if stop < len(xs) and kinds[stop] == kinds[start]:
-            continue
-        kind = kinds[start]
-        if kind:
-            low, high = edges[start], edges[stop]
-            colour = "tab:red" if kind == "over" else "tab:blue"
-            ax.axvspan(low, high, color=colour, alpha=0.08)
-            centre = math.sqrt(low * high) if log else (low + high) / 2
-            ax.text(centre, 0.97, "overfitting\n(high variance)" if kind == "over" else "underfitting\n(high bias)",
-                    transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8, color=colour)
-        start = stop
-    ax.axvline(x[best_index], color="k", ls=":", lw=1)
-
-
-def _save(fig, out: Path, name: str) -> Path:
-    import matplotlib.pyplot as plt
-
-    from .runs import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    from .runs import subfolder
-
-    path = subfolder(out, "figures") / f"{name}.png"
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
-
-
-def draw_figures(table: pd.DataFrame, summary: pd.DataFrame, keys: list[str], out: Path,
-                 best: dict | None) -> dict[str, Path]:
-    """Draws the capacity curve of each swept parameter, the learning curve and the epochs curve.
-
-    With several swept keys, each curve varies one key with the others held at the best point's values.
-
-    Returns:
-        Figure name -> PNG path.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figures: dict[str, Path] = {}
-    if summary.empty:
-        return figures
-    for key in keys:
-        others = [other for other in keys if other != key]
-        part = summary
-        for other in others:
-            part = part[part[other] == best["values"][other]]
-        part = part.reset_index(drop=True)
-        if len(part) < 2:
-            continue
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        title_best = part.loc[part["val_error"].idxmin()]
-        if key == "data.train_size":
-            x = part["n_train"].to_numpy(float)
-            _errors_against(ax, x, part, log_x=True)
-            ax.set_xlabel("training examples (log scale)")
-            first, last = part.iloc[int(np.argmin(x))], part.iloc[int(np.argmax(x))]
-            ax.set_title(f"learning curve: gap {first['gap']:.3f} at {int(first['n_train'])} examples -> "
-                         f"{last['gap']:.3f} at {int(last['n_train'])}", fontsize=10)
-            name = "learning_curve"
-        else:
-            n_parameters = part["n_parameters"].to_numpy(float)
-            numbers = _numeric(part[key])
-            if key.startswith("model.") and len(set(n_parameters)) == len(n_parameters):
-                x, label, log_x = n_parameters, "parameters (log scale)", True
-            elif numbers is not None:
-                positive = numbers[numbers > 0]
-                spread = len(positive) > 1 and positive.max() / positive.min() >= 10
-                log_x = spread and len(positive) == len(numbers)
-                x, label = numbers, key + (" (log scale)" if log_x else "")
-                if spread and not log_x and numbers.min() == 0:
-                    # Zero (e.g. no weight decay) beside values spanning decades: linear near 0, log beyond.
-                    ax.set_xscale("symlog", linthresh=float(positive.min()))
-                    label = key + " (log scale above " + f"{positive.min():g})"
-            else:
-                x, label, log_x = np.arange(len(part), dtype=float), key, False
-                ax.set_xticks(x, [str(v) for v in part[key]])
-            _errors_against(ax, x, part, log_x)
-            _shade_regions(ax, x, part, int(part["val_error"].idxmin()))
-            if key.startswith("model.") and log_x:
-                for xi, value in zip(x, part[key], strict=True):
-                    ax.annotate(str(value), (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
-                                textcoords="offset points", ha="center", fontsize=7, color="grey")
-            ax.set_xlabel(label)
-            ax.set_title(f"{key}: best {title_best[key]} (validation error {title_best['val_error']:.4f})",
-                         fontsize=10)
-            name = "capacity_" + _slug(key)
-        ax.set_ylabel("error")
-        ax.legend(fontsize=8, loc="center right")
-        fig.tight_layout()
-        figures[name] = _save(fig, out, name)
-
-    # Epochs: the learning curves of the longest run (first seed of the best point when several tie).
-    finished = table[table["status"] == "finished"] if "status" in table else table
-    if not finished.empty:
-        from .report import learning_curves_figure
-
-        longest = finished.sort_values("epochs_run", ascending=False, kind="stable").iloc[0]
-        history_path = Path(longest["run"]) / "history.csv"
-        if history_path.is_file():
-            history = pd.read_csv(history_path)
-            label = ", ".join(f"{key}={longest[key]}" for key in keys)
-            best_epoch = int(longest["best_epoch"])
-            fig = learning_curves_figure(history, best_epoch,
-                                         title=f"epochs curve of {label} (best epoch {best_epoch})")
-            figures["epochs_curve"] = _save(fig, out, "epochs_curve")
-    return figures
-
-
-def write_page(out: Path, config: Config, table: pd.DataFrame, summary: pd.DataFrame, keys: list[str],
-               figures: dict[str, Path], best: dict | None, seconds: float) -> Path:
-    """Writes sweep.html: the figures inlined, the table of means and spreads, links to the runs."""
-    from .report import STYLE, img_tag
-    from .report import table as html_table
-    from .runs import atomic_write_text
-
-    name = html.escape(out.name)
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>synbiolab sweep {name}"
-             f"</title><style>{STYLE}</style></head><body><h1>Sweep {html.escape(out.name)}</h1>",
-             f"<p>data <b>{html.escape(config.data.name)}</b>, "
-             f"model <b>{html.escape(config.model.name)}</b>; "
-             f"swept: {html.escape(', '.join(keys))}; {len(table)} runs in {seconds:.0f} s.</p>"]
-    if best:
-        parts.append(f"<p>Best by validation error: <b>{html.escape(best['label'])}</b> (validation error "
-                     f"{best['val_error']:.4f}, test error {best['test_error']:.4f}). The test error is "
-                     "reported, never used to choose.</p>")
-    for name, path in figures.items():
-        parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2>" + img_tag(path.read_bytes(), name))
-    rows = summary.to_dict("records")
-    parts.append("<h2>Points (mean and standard deviation over seeds)</h2>" + html_table(rows))
-    links = "".join(f"<li><a href='{html.escape(os.path.relpath(run, out))}/report.html'>"
-                    f"{html.escape(Path(run).name)}</a></li>" for run in table["run"])
-    parts.append(f"<h2>Runs</h2><ul>{links}</ul>")
-    parts.append(f"<h2>Base config</h2><pre>{html.escape(json.dumps(config.to_dict(), indent=2))}</pre>")
-    parts.append("</body></html>")
-    page = out / "sweep.html"
-    atomic_write_text(page, "".join(parts))
-    return page

@@ -16,14 +16,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import Config
-from .data import Dataset, Split, load_dataset
-from .data.splits import kfold
-from .data.synbio import connected_groups, held_out
-from .errors import SynbiolabError
-from .evaluate import predict, ranking_metrics
-from .models import build_model
-from .runs import atomic_write_csv, atomic_write_json, prepare_run_dir
+from ..classical.kmer import kmer_baseline
+from ..config import Config
+from ..data import Dataset, Split, load_dataset
+from ..data.splits import kfold
+from ..data.synbio import connected_groups, held_out
+from ..errors import SynbiolabError
+from ..evaluate import predict, ranking_metrics
+from ..io import atomic_write_csv, atomic_write_json
+from ..models import build_model
+from ..runs import start_folder
+from ..train import fit
+from ..train.support import console
 
 # --- reverse-complement averaging at prediction time
 
@@ -62,7 +66,12 @@ def sequence_copies(x: torch.Tensor) -> np.ndarray:
 
 
 def cv_folds(dataset: Dataset, n_folds: int, grouped: bool, seed: int = 0):
-    """(pool, folds): every example once in a test fold, copies (and groups, if `grouped`) kept whole."""
+    """Every example once in a test fold, copies (and groups, if `grouped`) kept whole.
+
+    Returns:
+        (pool, whole, folds): all examples in one Split; an integer per example that its fold keeps whole;
+        (train indices, test indices) per fold.
+    """
     pool = _pool(dataset)
     labels = pool.y.numpy() if dataset.task in ("binary", "multiclass") else None
     copies = sequence_copies(pool.x) if dataset.kind == "sequence" else np.arange(len(pool))
@@ -109,19 +118,59 @@ def cross_validate(
     Returns:
         A dict with per-fold rows, and mean and standard deviation of each metric per method.
     """
-    from .classical import kmer_baseline
-    from .train import fit
-    from .train.support import console
-
-    ds = dataset if dataset is not None else load_dataset(config.data)
-    if ds.task not in ("binary", "multiclass", "regression"):
+    dataset = dataset if dataset is not None else load_dataset(config.data)
+    if dataset.task not in ("binary", "multiclass", "regression"):
         raise SynbiolabError(
-            f"{ds.name} has no targets ({ds.task}); cross-validation needs a prediction task"
+            f"{dataset.name} has no targets ({dataset.task}); cross-validation needs a prediction task"
         )
-    grouped = holds_out_groups(config, ds)
-    pool, whole, folds = cv_folds(ds, n_folds, grouped, config.data.seed)
-    labels = pool.y.numpy() if ds.task in ("binary", "multiclass") else None
-    folder = prepare_run_dir(out, overwrite, kind="cv") if out is not None else None
+    grouped = holds_out_groups(config, dataset)
+    pool, whole, folds = cv_folds(dataset, n_folds, grouped, config.data.seed)
+    folder, lock = start_folder(out, "cv", overwrite) if out is not None else (None, None)
+    try:
+        rows, out_of_fold = _run_folds(config, dataset, pool, whole, folds, grouped, baseline, rc_average, verbose)
+        summary = summarise(rows, dataset.task)
+        # Metrics of the pooled out-of-fold predictions: every example predicted by the model that never saw it.
+        pooled = {method: ranking_metrics(dataset.task, outputs, pool.y) for method, outputs in out_of_fold.items()}
+        result = {
+            "data": dataset.name,
+            "model": config.model.name,
+            "task": dataset.task,
+            "folds": n_folds,
+            "grouped": grouped,
+            "summary": summary,
+            "pooled": pooled,
+            "rows": rows,
+            "config": config.to_dict(),
+        }
+        if folder is not None:
+            atomic_write_json(folder / "cv.json", result)
+            atomic_write_csv(folder / "folds.csv", rows, list(rows[0]))
+    finally:
+        if lock is not None:
+            lock.release()
+    if verbose:
+        what = "whole groups held out" if grouped else "copies of a sequence kept in one fold"
+        console.print(f"{dataset.name}, {n_folds}-fold cross-validation ({what}); mean +/- sd over folds:")
+        for method, stats in summary.items():
+            console.print(
+                f"  {method:<14} "
+                + ", ".join(f"{k} {v['mean']:.4f} +/- {v['std']:.4f}" for k, v in stats.items())
+            )
+            console.print(
+                f"  {'':<14} pooled out-of-fold: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in pooled[method].items())
+            )
+    return result
+
+
+def _run_folds(config: Config, dataset: Dataset, pool: Split, whole: np.ndarray, folds, grouped: bool,
+               baseline: bool, rc_average: bool, verbose: bool) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Train and test on every fold.
+
+    Returns:
+        (one row per fold and method, method -> the out-of-fold outputs for every example of the pool).
+    """
+    labels = pool.y.numpy() if dataset.task in ("binary", "multiclass") else None
     rows = []
     out_of_fold: dict[str, np.ndarray] = {}  # method -> outputs for every example, from the fold testing it
 
@@ -142,24 +191,24 @@ def cross_validate(
             config.data.seed + fold,
             "val_size",
         )
-        fold_ds = Dataset(
-            ds.name,
-            ds.task,
-            ds.kind,
+        fold_dataset = Dataset(
+            dataset.name,
+            dataset.task,
+            dataset.kind,
             pool.subset(train_idx[rel_train]),
             pool.subset(train_idx[rel_val]),
             pool.subset(test_idx),
-            ds.class_names,
-            ds.input_shape,
-            ds.target_names,
-            ds.info,
+            dataset.class_names,
+            dataset.input_shape,
+            dataset.target_names,
+            dataset.info,
         )
         torch.manual_seed(config.train.seed + fold)
-        model = build_model(config.model.name, fold_ds, **config.model.params)
+        model = build_model(config.model.name, fold_dataset, **config.model.params)
         fit_config = type(config.train)(**{**config.train.__dict__, "seed": config.train.seed + fold})
-        result = fit(model, fold_ds, fit_config, verbose=False)
-        test_y = fold_ds.test.y
-        outputs = predict(result.model, fold_ds.test.x)
+        result = fit(model, fold_dataset, fit_config, verbose=False)
+        test_y = fold_dataset.test.y
+        outputs = predict(result.model, fold_dataset.test.x)
         record(config.model.name, test_idx, outputs)
         row = {
             "fold": fold,
@@ -167,19 +216,19 @@ def cross_validate(
             "n_test": len(test_idx),
             "best_epoch": result.best_epoch,
             "seconds": round(time.perf_counter() - started, 2),
-            **ranking_metrics(ds.task, outputs, test_y),
+            **ranking_metrics(dataset.task, outputs, test_y),
         }
         rows.append(row)
         if rc_average:
-            outputs = predict(ReverseComplementAverage(result.model), fold_ds.test.x)
+            outputs = predict(ReverseComplementAverage(result.model), fold_dataset.test.x)
             record(f"{config.model.name}+rc", test_idx, outputs)
             rows.append(
-                {**row, "method": f"{config.model.name}+rc", **ranking_metrics(ds.task, outputs, test_y)}
+                {**row, "method": f"{config.model.name}+rc", **ranking_metrics(dataset.task, outputs, test_y)}
             )
-        if baseline and ds.kind == "sequence":
-            train_all = torch.cat([fold_ds.train.x, fold_ds.val.x])
-            y_all = torch.cat([fold_ds.train.y, fold_ds.val.y])
-            outputs = kmer_baseline(train_all.numpy(), y_all.numpy(), fold_ds.test.x.numpy(), ds.task)
+        if baseline and dataset.kind == "sequence":
+            train_all = torch.cat([fold_dataset.train.x, fold_dataset.val.x])
+            y_all = torch.cat([fold_dataset.train.y, fold_dataset.val.y])
+            outputs = kmer_baseline(train_all.numpy(), y_all.numpy(), fold_dataset.test.x.numpy(), dataset.task)
             record("kmer_linear", test_idx, outputs)
             rows.append(
                 {
@@ -188,45 +237,16 @@ def cross_validate(
                     "n_test": len(test_idx),
                     "best_epoch": "",
                     "seconds": "",
-                    **ranking_metrics(ds.task, outputs, test_y),
+                    **ranking_metrics(dataset.task, outputs, test_y),
                 }
             )
         if verbose:
             shown = [r for r in rows if r["fold"] == fold]
             console.print(
-                f"fold {fold}/{n_folds}: "
-                + "; ".join(f"{r['method']} {_headline(ds.task, r)}" for r in shown)
+                f"fold {fold}/{len(folds)}: "
+                + "; ".join(f"{r['method']} {_headline(dataset.task, r)}" for r in shown)
             )
-    summary = summarise(rows, ds.task)
-    # Metrics of the pooled out-of-fold predictions: every example predicted by the model that never saw it.
-    pooled = {method: ranking_metrics(ds.task, outputs, pool.y) for method, outputs in out_of_fold.items()}
-    result = {
-        "data": ds.name,
-        "model": config.model.name,
-        "task": ds.task,
-        "folds": n_folds,
-        "grouped": grouped,
-        "summary": summary,
-        "pooled": pooled,
-        "rows": rows,
-        "config": config.to_dict(),
-    }
-    if folder is not None:
-        atomic_write_json(folder / "cv.json", result)
-        atomic_write_csv(folder / "folds.csv", rows, list(rows[0]))
-    if verbose:
-        what = "whole groups held out" if grouped else "copies of a sequence kept in one fold"
-        console.print(f"{ds.name}, {n_folds}-fold cross-validation ({what}); mean +/- sd over folds:")
-        for method, stats in summary.items():
-            console.print(
-                f"  {method:<14} "
-                + ", ".join(f"{k} {v['mean']:.4f} +/- {v['std']:.4f}" for k, v in stats.items())
-            )
-            console.print(
-                f"  {'':<14} pooled out-of-fold: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in pooled[method].items())
-            )
-    return result
+    return rows, out_of_fold
 
 
 def _headline(task: str, row: dict) -> str:

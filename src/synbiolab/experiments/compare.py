@@ -7,14 +7,20 @@ is the CNN's own softmax head: the deep-learning-only pipeline. Examples: `hog+r
 `raw+pca50+knn`, `hog+cnn+logistic_regression`.
 
 Every pipeline chooses its settings on the validation split and meets the test split once, at the end.
-The result is a run-style folder: table.csv, table.html, report.html with figures/ beside it, and
-results.json with the confusion matrices.
+The result is a folder of kind "compare" (kind.json), locked while it is written::
+
+    compare.json    the settings and the command line
+    table.csv       one row per training size and pipeline (TABLE_COLUMNS)
+    results.json    the settings, the notes, the rows with each one's validation scores and test confusion matrix
+    report.html     the page (report/sections/compare.py), figures/ beside it; table.html, the table alone
+    cnn/train<N>/   the run folders of CNNs trained on the spot (absent with --cnn RUN)
+
+Folders written before kind.json kept the settings in config.json under "compare"; runs.folder_kind still
+reads them as comparisons.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import sys
 import time
@@ -30,15 +36,15 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .classical import (
-    CLASSIFIERS,
-    FeatureCache,
-    HogFeatures,
-    build_classifier,
-    build_extractor,
-    extract_features,
-)
-from .errors import SynbiolabError
+from ..classical import CLASSIFIERS, FeatureCache, build_classifier, build_extractor, extract_features
+from ..config import DataConfig, default_config
+from ..data import Dataset, load_dataset
+from ..errors import SynbiolabError
+from ..io import atomic_write_csv, atomic_write_json
+from ..models import MODELS
+from ..report.sections.compare import write_compare_report
+from ..runs import Run, open_run, start_folder
+from ..train.job import train_recipe_cnn
 
 FEATURE_NAMES = ("raw", "hog", "daisy", "cnn")
 SOFTMAX_HEAD = "cnn"  # the pipeline name of the CNN's own classifier
@@ -200,10 +206,17 @@ def cnn_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 2048) 
 
 
 @dataclass
-class _FeatureStore:
-    """Features per (name, split) for one data set, computed once and reused by every pipeline."""
+class FeatureStore:
+    """Features per (name, split) for one data set, computed once and reused by every pipeline.
 
-    dataset: Any
+    Attributes:
+        dataset: the data set (its images as the Dataset holds them, normalised).
+        cache: the on-disk feature cache, or None.
+        n_jobs: worker processes for extraction.
+        model: the CNN whose `features(x)` are the 'cnn' features (None when no pipeline uses them).
+    """
+
+    dataset: Dataset
     cache: FeatureCache | None
     n_jobs: int
     model: torch.nn.Module | None = None
@@ -234,13 +247,13 @@ class _FeatureStore:
     def extraction_seconds_per_1000(self, name: str) -> float:
         """Time to compute these features for 1,000 test images in one process, without the cache."""
         if name not in self.seconds_per_1000:
-            n = min(1000, len(self.dataset.test))
+            n_images = min(1000, len(self.dataset.test))
             start = time.perf_counter()
             if name == "cnn":
-                cnn_features(self.model, self.dataset.test.x[:n])
+                cnn_features(self.model, self.dataset.test.x[:n_images])
             else:
-                extract_features(self.extractor(name), self.images("test")[:n], n_jobs=1)
-            self.seconds_per_1000[name] = (time.perf_counter() - start) * 1000 / max(n, 1)
+                extract_features(self.extractor(name), self.images("test")[:n_images], n_jobs=1)
+            self.seconds_per_1000[name] = (time.perf_counter() - start) * 1000 / max(n_images, 1)
         return self.seconds_per_1000[name]
 
     def matrix(self, spec: PipelineSpec, split: str) -> np.ndarray:
@@ -278,7 +291,7 @@ def _confusion(predicted: np.ndarray, labels: np.ndarray, n_classes: int) -> np.
     return matrix
 
 
-def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float = 0.0,
+def run_pipeline(spec: PipelineSpec, store: FeatureStore, *, cnn_seconds: float = 0.0,
                  rbf_approximation: str = "exact", seed: int = 0) -> dict:
     """Fit a pipeline for each setting of its grid, keep the best on validation, test it once.
 
@@ -292,14 +305,14 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
     Returns:
         A table row (dict) plus 'confusion' (the test confusion matrix) and 'val_scores'.
     """
-    ds = store.dataset
-    y_train, y_val, y_test = (getattr(ds, s).y.numpy() for s in ("train", "val", "test"))
-    n_classes = len(ds.class_names)
+    dataset = store.dataset
+    y_train, y_val, y_test = (getattr(dataset, split).y.numpy() for split in ("train", "val", "test"))
+    n_classes = len(dataset.class_names)
     row: dict[str, Any] = {"pipeline": spec.name, "features": "+".join(spec.features)}
     if spec.classifier == "softmax":
-        val_pred = cnn_logits(store.model, ds.val.x).argmax(1)
+        val_pred = cnn_logits(store.model, dataset.val.x).argmax(1)
         start = time.perf_counter()
-        test_pred = cnn_logits(store.model, ds.test.x).argmax(1)  # the only look at the test split
+        test_pred = cnn_logits(store.model, dataset.test.x).argmax(1)  # the only look at the test split
         predict_seconds = time.perf_counter() - start
         row.update(classifier="softmax head (end-to-end CNN)", feature_dim=int(store.model.n_features)
                    if hasattr(store.model, "n_features") else store.get("cnn", "val").shape[1],
@@ -355,61 +368,41 @@ def run_pipeline(spec: PipelineSpec, store: _FeatureStore, *, cnn_seconds: float
 # ---------------------------------------------------------------------------------------------------
 
 
-def check_cnn_run(run_path: str | Path, dataset) -> Any:
-    """Open `--cnn RUN` and check it was trained on this data set with this input shape.
+def open_cnn_run(path: str | Path, dataset: Dataset) -> Run:
+    """Open `--cnn RUN`: a train run of an image model with `features(x)`, on this data set and input shape.
 
     Returns:
         The Run.
 
     Raises:
-        SynbiolabError: one line naming the run and what differs.
+        SynbiolabError: one line naming the run and what differs (another kind of folder, data set,
+            input shape, task or model).
     """
-    from .runs import load_run
-
-    run = load_run(run_path)
+    run = open_run(path, expect="train", verb="compare --cnn")
     spec = run.model_spec
     shape = tuple(spec.get("input_shape") or ())
     if spec.get("data") != dataset.name or shape != tuple(dataset.input_shape):
         raise SynbiolabError(
-            f"--cnn {run_path}: the run was trained on '{spec.get('data')}' with input shape {shape}, but "
+            f"--cnn {path}: the run was trained on '{spec.get('data')}' with input shape {shape}, but "
             f"this comparison uses '{dataset.name}' with input shape {tuple(dataset.input_shape)}; give a "
             f"run of the same data set"
         )
     if spec.get("kind") != "image" or spec.get("task") != dataset.task:
-        raise SynbiolabError(f"--cnn {run_path}: the run is a {spec.get('task')} model; this comparison "
+        raise SynbiolabError(f"--cnn {path}: the run is a {spec.get('task')} model; this comparison "
                              f"needs a {dataset.task} image model")
-    from .models import MODELS
-
     model_class = MODELS[spec["name"]].cls if spec.get("name") in MODELS else None
     if model_class is None or not hasattr(model_class, "features"):
-        raise SynbiolabError(f"--cnn {run_path}: model '{spec.get('name')}' has no features(x) to extract; "
+        raise SynbiolabError(f"--cnn {path}: model '{spec.get('name')}' has no features(x) to extract; "
                              f"give a run of the 'cnn' model")
     return run
 
 
-def _cnn_epochs(n_train: int, batch_size: int, recipe_epochs: int) -> int:
-    # Small training sets give few steps per epoch: train for at least ~200 steps, at most 40 epochs.
-    steps_per_epoch = max(1, math.ceil(n_train / batch_size))
-    return int(min(40, max(recipe_epochs, math.ceil(200 / steps_per_epoch))))
-
-
-def train_cnn(dataset, folder: Path, *, epochs: int | None = None, seed: int = 0, verbose: bool = True):
-    """Train the registered 'cnn' on the spot with its recipe, into a run folder inside the comparison.
-
-    Returns:
-        (model, training seconds, run path).
-    """
-    from .train import default_config, train
-
-    config = default_config(dataset.name, "cnn")
-    config.train.epochs = epochs or _cnn_epochs(len(dataset.train), config.train.batch_size,
-                                                config.train.epochs)
-    config.train.seed = seed
-    config.train.progress = False
-    config.train.train_eval_size = 2000  # the per-epoch training error needs no more; it is not compared
-    config.train.device = "cpu" if not torch.cuda.is_available() else config.train.device
-    run = train(config, out=folder, overwrite=True, verbose=verbose, dataset=dataset)
-    return run.load_model(), float(run.metrics["train_seconds"]), run.path
+def epochs_for_cnn(n_train: int, data: str) -> int:
+    """Epochs of a CNN trained on the spot: its recipe's, or more for small sets (at least ~200 steps, at
+    most 40 epochs), since a few hundred images give only a few steps per epoch."""
+    recipe = default_config(data, "cnn").train
+    steps_per_epoch = max(1, math.ceil(n_train / recipe.batch_size))
+    return int(min(40, max(recipe.epochs, math.ceil(200 / steps_per_epoch))))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -474,12 +467,9 @@ def compare_pipelines(
     Returns:
         A Comparison with the folder path and the rows.
     """
-    from .data import load_dataset
-    from .runs import atomic_write_json, prepare_run_dir
-
     if quick and pipelines is None:
         pipelines = QUICK_PIPELINES
-    specs = [parse_pipeline(p) for p in _as_list(pipelines)]
+    specs = [parse_pipeline(name) for name in _as_list(pipelines)]
     sizes = parse_train_sizes(train_size)
     if quick and sizes == [None] and data == "mnist":
         sizes = [QUICK_TRAIN_SIZE]
@@ -489,70 +479,70 @@ def compare_pipelines(
     feature_cache = None
     if cache is not False:
         feature_cache = FeatureCache() if cache is True else FeatureCache(Path(cache))
-    overrides = {"data_dir": data_dir} if data_dir else {}
-    full = load_dataset(data, **overrides)
+    full = load_dataset(DataConfig(name=data, data_dir=data_dir))
     if full.kind != "image" or full.task != "multiclass":
         raise SynbiolabError(f"compare works on multi-class image data sets (mnist, digits); '{data}' is "
                              f"{full.kind} {full.task}")
     n_pool = len(full.train)
-    too_big = [s for s in sizes if s is not None and s > n_pool]
+    too_big = [size for size in sizes if size is not None and size > n_pool]
     if too_big:
         raise SynbiolabError(f"--train-size {too_big[0]}: '{data}' has {n_pool} training images after the "
                              f"validation split; valid: 1..{n_pool}")
-    needs_cnn = any(s.uses_cnn for s in specs)
+    needs_cnn = any(spec.uses_cnn for spec in specs)
     # A given run is checked even when no chosen pipeline uses it: a wrong path should not pass silently.
-    checked_run = check_cnn_run(cnn_run, full) if cnn_run is not None else None
+    checked_run = open_cnn_run(cnn_run, full) if cnn_run is not None else None
     cnn = checked_run if needs_cnn else None
 
     default_out = Path("runs") / f"compare-{data}-{datetime.now():%Y%m%d-%H%M%S}"
-    folder = prepare_run_dir(out or default_out, overwrite, kind="compare")
-    settings = {
-        "data": data, "pipelines": [s.name for s in specs], "train_sizes": sizes,
-        "cnn_run": str(cnn_run or ""),
-        "quick": quick, "rbf_approximation": rbf_approximation, "seed": seed, "n_jobs": n_jobs,
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "started": datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    atomic_write_json(folder / "config.json", {"compare": settings})
-
-    rows: list[dict] = []
-    notes: list[str] = []
-    examples = None
-    for size in sizes:
-        dataset = full if size is None else load_dataset(data, train_size=size, **overrides)
-        n_train = len(dataset.train)
-        store = _FeatureStore(dataset, feature_cache, n_jobs)
-        cnn_seconds = 0.0
-        if needs_cnn:
-            if cnn is not None:
+    folder, lock = start_folder(out or default_out, "compare", overwrite)
+    try:
+        settings = {
+            "data": data, "pipelines": [spec.name for spec in specs], "train_sizes": sizes,
+            "cnn_run": str(cnn_run or ""),
+            "quick": quick, "rbf_approximation": rbf_approximation, "seed": seed, "n_jobs": n_jobs,
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "started": datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        atomic_write_json(folder / "compare.json", settings)
+        rows: list[dict] = []
+        notes: list[str] = []
+        for size in sizes:
+            data_config = DataConfig(name=data, data_dir=data_dir, train_size=size)
+            dataset = full if size is None else load_dataset(data_config)
+            n_train = len(dataset.train)
+            store = FeatureStore(dataset, feature_cache, n_jobs)
+            cnn_seconds = 0.0
+            if needs_cnn and cnn is not None:
                 store.model = cnn.load_model()
                 cnn_seconds = float(cnn.metrics.get("train_seconds", 0.0))
                 trained_on = cnn.metrics.get("n_train", "?")
                 notes.append(f"train size {n_train}: CNN features from {cnn.path} (trained on {trained_on} "
                              f"images, {cnn_seconds:.1f} s); its training set may differ from this one")
-            else:
+            elif needs_cnn:
                 _say(verbose, f"train size {n_train}: training the CNN on the spot")
-                store.model, cnn_seconds, cnn_path = train_cnn(
-                    dataset, folder / "cnn" / f"train{n_train}", epochs=cnn_epochs, seed=seed, verbose=False
-                )
-                where = cnn_path.relative_to(folder)
+                where = Path("cnn") / f"train{n_train}"
+                cnn_trained = train_recipe_cnn(dataset, data_config, folder / where,
+                                               epochs=cnn_epochs or epochs_for_cnn(n_train, data), seed=seed)
+                store.model = cnn_trained.load_model()
+                cnn_seconds = float(cnn_trained.metrics["train_seconds"])
                 notes.append(f"train size {n_train}: CNN trained on the spot ({where}, {cnn_seconds:.1f} s)")
-        for spec in specs:
-            start = time.perf_counter()
-            row = run_pipeline(spec, store, cnn_seconds=cnn_seconds, rbf_approximation=rbf_approximation,
-                               seed=seed)
-            row["train_size"] = n_train
-            if spec.classifier == "rbf_svm":
-                notes.append(_rbf_note(n_train, spec.name, row["chosen"]))
-            rows.append(row)
-            _say(verbose, f"train {n_train:>6}  {spec.name:<32} val {row['val_accuracy']:.4f}  test "
-                          f"{row['test_accuracy']:.4f}  fit {row['train_seconds']:7.1f} s  "
-                          f"({time.perf_counter() - start:.1f} s in all)")
-        examples = (dataset, store)
-    notes.extend(_combined_vs_cnn(rows))
-
-    comparison = Comparison(folder, rows, notes)
-    write_comparison(comparison, examples, settings)
+            for spec in specs:
+                start = time.perf_counter()
+                row = run_pipeline(spec, store, cnn_seconds=cnn_seconds, rbf_approximation=rbf_approximation,
+                                   seed=seed)
+                row["train_size"] = n_train
+                if spec.classifier == "rbf_svm":
+                    notes.append(_rbf_note(n_train, spec.name, row["chosen"]))
+                rows.append(row)
+                _say(verbose, f"train {n_train:>6}  {spec.name:<32} val {row['val_accuracy']:.4f}  test "
+                              f"{row['test_accuracy']:.4f}  fit {row['train_seconds']:7.1f} s  "
+                              f"({time.perf_counter() - start:.1f} s in all)")
+        notes.extend(_combined_vs_cnn(rows))
+        comparison = Comparison(folder, rows, notes)
+        # The pictures of features show the last (largest) training size's data set and CNN.
+        write_comparison(comparison, store, settings)
+    finally:
+        lock.release()
     if verbose:
         for note in notes:
             _say(True, note)
@@ -601,213 +591,23 @@ def _say(verbose: bool, text: str) -> None:
         print(text, flush=True)
 
 
-# ---------------------------------------------------------------------------------------------------
-# The folder: table, figures, report
-# ---------------------------------------------------------------------------------------------------
+def write_comparison(comparison: Comparison, store: FeatureStore, settings: dict) -> None:
+    """Write table.csv and results.json, then the pages (report.html, table.html) with their figures.
 
-
-def write_comparison(comparison: Comparison, examples, settings: dict) -> None:
-    """Write table.csv, table.html, results.json, figures/*.png and report.html."""
-    from .report import STYLE, save_figure, table
-    from .runs import atomic_write_csv, atomic_write_json, atomic_write_text
-
+    Args:
+        comparison: the folder, the rows and the notes.
+        store: features of the largest training size: its test images and CNN are drawn.
+        settings: what compare.json holds, shown on the page.
+    """
     folder, rows = comparison.path, comparison.rows
-    display = [{c: r.get(c) for c in TABLE_COLUMNS} for r in rows]
+    display = [{column: row.get(column) for column in TABLE_COLUMNS} for row in rows]
     atomic_write_csv(folder / "table.csv", display, TABLE_COLUMNS)
-    table_html = table(display, TABLE_COLUMNS)
-    head = f"<!doctype html><html><head><meta charset='utf-8'><style>{STYLE}</style></head>"
-    atomic_write_text(folder / "table.html", f"{head}<body>{table_html}</body></html>")
     atomic_write_json(folder / "results.json", {
         "settings": settings, "notes": comparison.notes,
-        "rows": [{**{c: r.get(c) for c in TABLE_COLUMNS}, "val_scores": r.get("val_scores", {}),
-                  "confusion": r["confusion"].tolist()} for r in rows],
+        "rows": [{**shown, "val_scores": row.get("val_scores", {}), "confusion": row["confusion"].tolist()}
+                 for shown, row in zip(display, rows, strict=True)],
     })
-
-    largest = max(r["train_size"] for r in rows)
-    final = [r for r in rows if r["train_size"] == largest]
-    dataset, store = examples
-    figures = [
-        ("test error of each pipeline", save_figure(error_bar_figure(final, largest), folder, "test_error")),
-        ("accuracy against training time", save_figure(accuracy_time_figure(final, largest), folder,
-                                                       "accuracy_vs_time")),
-        ("confusion matrices (test)", save_figure(confusion_grid_figure(final, dataset.class_names), folder,
-                                                  "confusion_matrices")),
-    ]
-    if len({r["train_size"] for r in rows}) > 1:
-        figures.append(("where hand-crafted and learned features win", save_figure(
-            data_size_figure(rows), folder, "data_size")))
-    if any("hog" in r["features"] for r in rows):
-        figures.append(("hand-crafted vs learned features", save_figure(
-            features_figure(store), folder, "hog_vs_cnn_filters")))
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in comparison.notes)
-    body = (
-        f"<h1>Pipelines compared on {html.escape(str(settings['data']))}</h1>"
-        f"<p>Each pipeline picks its settings on the validation split and sees the test split once. "
-        f"train_seconds is the classifier's fit (plus the CNN's training where CNN features are used); "
-        f"predict_seconds_per_1000 includes computing the features of 1,000 images in one process.</p>"
-        f"<ul>{notes}</ul>{table_html}"
-        + "".join(f"<h2>{html.escape(title)}</h2>{tag}" for title, tag in figures)
-        + f"<h2>settings</h2><pre>{html.escape(json.dumps(settings, indent=2))}</pre>"
-    )
-    atomic_write_text(folder / "report.html", f"<!doctype html><html><head><meta charset='utf-8'><title>"
-                                              f"synbiolab compare</title><style>{STYLE}</style></head>"
-                                              f"<body>{body}</body></html>")
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _colour(row: dict) -> str:
-    if row["classifier"].startswith("softmax"):
-        return "tab:red"  # deep learning only
-    if "cnn" in row["features"]:
-        return "tab:purple" if "+" in row["features"] else "tab:orange"  # combined / learned features
-    return "tab:blue"  # hand-crafted features
-
-
-def error_bar_figure(rows: list[dict], train_size: int):
-    """Horizontal bars of test error, best at the top, coloured by kind of pipeline."""
-    plt = _plt()
-    ordered = sorted(rows, key=lambda r: r["test_error"], reverse=True)
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
-    bars = ax.barh([r["pipeline"] for r in ordered], [100 * r["test_error"] for r in ordered],
-                   color=[_colour(r) for r in ordered])
-    for bar, r in zip(bars, ordered, strict=True):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {100 * r['test_error']:.2f} %",
-                va="center", fontsize=8)
-    ax.set_xlabel("test error (%)")
-    ax.set_title(f"test error, {train_size:,} training images (blue hand-crafted, orange learned, "
-                 f"purple combined, red CNN)", fontsize=9)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def accuracy_time_figure(rows: list[dict], train_size: int):
-    """Test accuracy against training seconds (log scale)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
-        seconds = max(r["train_seconds"], 1e-3)
-        ax.scatter(seconds, 100 * r["test_accuracy"], color=_colour(r), s=30)
-        ax.annotate(r["pipeline"], (seconds, 100 * r["test_accuracy"]), fontsize=7, xytext=(3, 3),
-                    textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel("training seconds (log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"accuracy against training time, {train_size:,} training images", fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def confusion_grid_figure(rows: list[dict], class_names: list[str]):
-    """One small confusion matrix per pipeline (rows true, columns predicted), counts in the cells."""
-    plt = _plt()
-    n = len(rows)
-    n_cols = min(4, n)
-    n_rows = math.ceil(n / n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 3.3 * n_rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, r in zip(axes.ravel(), rows, strict=False):
-        matrix = r["confusion"]
-        ax.axis("on")
-        ax.imshow(np.log1p(matrix), cmap="Blues")
-        if len(class_names) <= 10:
-            for i, j in product(range(len(class_names)), repeat=2):
-                if matrix[i, j]:
-                    ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=5,
-                            color="white" if matrix[i, j] > matrix.max() / 2 else "black")
-        ax.set_xticks(range(len(class_names)), class_names, fontsize=6)
-        ax.set_yticks(range(len(class_names)), class_names, fontsize=6)
-        ax.set_title(f"{r['pipeline']}\n{100 * r['test_accuracy']:.2f} %", fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def data_size_figure(rows: list[dict]):
-    """Test error against training-set size, one line per pipeline (log-log)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    markers = "osv^D<>pPX*h"  # lines of one colour (one kind of features) stay tellable apart
-    for index, name in enumerate(dict.fromkeys(r["pipeline"] for r in rows)):
-        points = sorted((r["train_size"], r["test_error"], _colour(r)) for r in rows if r["pipeline"] == name)
-        sizes, errors = [p[0] for p in points], [100 * max(p[1], 1e-4) for p in points]
-        ax.plot(sizes, errors, "-", marker=markers[index % len(markers)], ms=4, color=points[0][2], alpha=0.8,
-                label=name)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("training images")
-    ax.set_ylabel("test error (%)")
-    ax.set_title("small data favours hand-crafted features, large data favours learned ones?", fontsize=9)
-    ax.legend(fontsize=6, ncol=2)
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    return fig
-
-
-def first_conv_layer(model: torch.nn.Module) -> torch.nn.Conv2d | None:
-    """The first 2-D convolution of a model, whose filters act on the pixels."""
-    return next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
-
-
-def features_figure(store: _FeatureStore, n_digits: int = 4, n_filters: int = 6):
-    """A few test digits: the image, its HoG cells, and the responses of first-layer CNN filters.
-
-    The top row shows the filters themselves, so that the strokes each one responds to can be read
-    next to the oriented-gradient histograms that an expert chose.
-    """
-    plt = _plt()
-    ds = store.dataset
-    images = store.images("test")
-    labels = ds.test.y.numpy()
-    # One example each of the first few classes, so different shapes appear.
-    picks = [int(np.flatnonzero(labels == c)[0]) for c in range(min(n_digits, len(ds.class_names)))
-             if np.any(labels == c)]
-    hog = HogFeatures.for_image_shape(images.shape[1:])
-    conv = first_conv_layer(store.model) if store.model is not None else None
-    n_filters = min(n_filters, conv.out_channels) if conv is not None else 0
-    activations = None
-    if conv is not None:
-        captured = {}
-        handle = conv.register_forward_hook(lambda _m, _i, out: captured.setdefault("out", out.detach()))
-        with torch.no_grad():
-            store.model.eval()
-            store.model(ds.test.x[picks])
-        handle.remove()
-        activations = captured["out"].cpu().numpy()  # (digits, filters, H, W)
-    n_cols = 2 + n_filters
-    n_rows = len(picks) + (1 if conv is not None else 0)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.5 * n_cols, 1.5 * n_rows + 0.4), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    offset = 0
-    if conv is not None:
-        weights = conv.weight.detach().cpu().numpy()[:, 0]  # (filters, k, k) on the grey channel
-        axes[0, 0].text(0.5, 0.5, "first-layer\nCNN filters", ha="center", va="center", fontsize=8)
-        for j in range(n_filters):
-            limit = np.abs(weights[j]).max() or 1.0
-            axes[0, 2 + j].imshow(weights[j], cmap="RdBu_r", vmin=-limit, vmax=limit)
-            axes[0, 2 + j].set_title(f"filter {j}", fontsize=7)
-        offset = 1
-    for i, index in enumerate(picks):
-        row = axes[offset + i]
-        row[0].imshow(images[index], cmap="gray")
-        row[0].set_title(f"digit {ds.class_names[labels[index]]}", fontsize=7)
-        _, picture = hog.cell_histograms(images[index])
-        row[1].imshow(picture, cmap="magma")
-        row[1].set_title(f"HoG {hog.pixels_per_cell[0]}x{hog.pixels_per_cell[1]} cells", fontsize=7)
-        for j in range(n_filters):
-            row[2 + j].imshow(activations[i, j], cmap="viridis")
-            if i == 0 and conv is None:
-                row[2 + j].set_title(f"filter {j}", fontsize=7)
-    fig.suptitle("hand-crafted (HoG) vs learned (first-layer CNN filters and their activations)", fontsize=9)
-    fig.tight_layout()
-    return fig
+    dataset = store.dataset
+    write_compare_report(folder, rows, TABLE_COLUMNS, comparison.notes, settings,
+                         class_names=dataset.class_names, test_images=store.images("test"),
+                         test_x=dataset.test.x, test_labels=dataset.test.y.numpy(), model=store.model)
