@@ -138,6 +138,17 @@ def test_a_comparison_refuses_a_folder_another_process_is_writing(tmp_path, digi
     assert (busy / "report.html").is_file()  # nothing was deleted
 
 
+def test_overwrite_replaces_a_comparison_and_only_with_the_flag(tmp_path):
+    out = tmp_path / "again"
+    first = compare_pipelines("digits", pipelines="raw+knn", out=out, cache=False, verbose=False)
+    with pytest.raises(SynbiolabError, match="folder already exists; choose another --out or pass --overwrite"):
+        compare_pipelines("digits", pipelines="raw+knn", out=out, cache=False, verbose=False)
+    second = compare_pipelines("digits", pipelines="raw+logistic_regression", out=out, overwrite=True, cache=False,
+                               verbose=False)
+    assert first.rows[0]["pipeline"] == "raw+knn" and second.rows[0]["pipeline"] == "raw+logistic_regression"
+    assert json.loads((out / "compare.json").read_text())["pipelines"] == ["raw+logistic_regression"]
+
+
 def test_cli_unknown_pipeline_is_one_line_listing_valid_names(cli, tmp_path):
     code, out, err = cli("compare", "--data", "digits", "--pipelines", "hog+rbf_svm,hog+boosting",
                          "--out", tmp_path / "c")

@@ -57,6 +57,7 @@ def test_three_point_capacity_sweep_writes_csv_page_and_figures(tmp_path):
     assert (out / "figures" / "epochs_curve.png").is_file()
     page = (out / "sweep.html").read_text()
     assert "data:image/png;base64" in page and "Best by validation error" in page
+    assert list(result.summary["n_parameters"]) == list(table["n_parameters"]) and "<td>160</td>" in page
     assert f"<title>synbiolab sweep {out.name}</title>" in page and page.count("<img ") == len(result.figures)
     assert page.count('/report.html">hidden_units=') == 3  # a link to each run's report
     assert json.loads((out / "kind.json").read_text())["kind"] == "sweep"

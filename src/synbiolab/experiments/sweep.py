@@ -312,6 +312,8 @@ def summarise(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     summary = finished.groupby(keys, sort=False).agg(**aggregations).reset_index()
     for name in ERRORS:
         summary[f"{name}_std"] = summary[f"{name}_std"].fillna(0.0)
+    # Every seed of a point has the same model and training set: whole numbers, not means.
+    summary[["n_parameters", "n_train"]] = summary[["n_parameters", "n_train"]].round().astype("int64")
     summary["gap"] = summary["val_error"] - summary["train_error"]
     summary["verdicts"] = [", ".join(sorted(set(group["verdict"])))
                            for _, group in finished.groupby(keys, sort=False)]

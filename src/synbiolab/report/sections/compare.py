@@ -109,7 +109,7 @@ def error_bar_figure(rows: list[dict], train_size: int):
                 va="center", fontsize=8)
     ax.set_xlabel("test error (%)")
     ax.set_title(f"test error, {train_size:,} training images", fontsize=9)
-    _kind_legend(ax, rows, fontsize=7, loc="lower right")
+    _kind_legend(ax, rows, fontsize=7, loc="upper right")  # beside the shortest bars (the best, at the top)
     ax.grid(axis="x", alpha=0.3)
     ax.margins(x=0.12)  # room for the value printed after the longest bar
     fig.tight_layout()
