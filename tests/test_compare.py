@@ -12,7 +12,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from synbiolab import SynbiolabError, load_dataset, open_run
-from synbiolab.experiments.compare import DEFAULT_PIPELINES, compare_pipelines, parse_pipeline, parse_train_sizes
+from synbiolab.experiments.compare import compare_pipelines, parse_train_sizes
+from synbiolab.experiments.pipelines import DEFAULT_PIPELINES, parse_pipeline
 
 
 def test_pipeline_names_parse_into_features_pca_and_classifier():
