@@ -9,7 +9,8 @@ import pytest
 
 import synbiolab.data.images as images
 from synbiolab import SynbiolabError, load_dataset
-from synbiolab.data.images import MNIST_FILES, download, load_mnist_arrays, read_idx, resolve_mnist, write_idx
+from synbiolab.data.fetch import fetch
+from synbiolab.data.images import MNIST_FILES, load_mnist_arrays, read_idx, resolve_mnist, write_idx
 
 
 @pytest.mark.parametrize("name", ["x-idx3-ubyte", "x-idx3-ubyte.gz"])
@@ -52,11 +53,11 @@ def test_image_label_count_mismatch(tmp_path):
 
 def test_download_checks_md5_and_discards_a_wrong_file(mnist_dir, tmp_path):
     name, md5 = MNIST_FILES["train_labels"]
-    url = (mnist_dir / "mnist" / name).resolve().as_uri()
-    got = download(url, tmp_path / "ok" / name, md5)
-    assert got.read_bytes() == (mnist_dir / "mnist" / name).read_bytes()
+    mirror = (mnist_dir / "mnist").resolve().as_uri() + "/"
+    got = fetch(name, [mirror], f"md5:{md5}", tmp_path / "ok")
+    assert open(got, "rb").read() == (mnist_dir / "mnist" / name).read_bytes()
     with pytest.raises(SynbiolabError, match="checksum mismatch"):
-        download(url, tmp_path / "bad" / name, "0" * 32)
+        fetch(name, [mirror], "md5:" + "0" * 32, tmp_path / "bad")
     assert list((tmp_path / "bad").iterdir()) == []  # nothing partial or wrong is left behind
 
 

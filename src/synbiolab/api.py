@@ -25,17 +25,11 @@ def evaluate_run(run_path: str | Path, split: str = "test") -> dict:
 
 
 def load_picture(path: str | Path):
-    from PIL import Image, UnidentifiedImageError
+    """Open a picture for ``predict``: a PIL image, refused in one line when it is a folder, not a picture, or
+    over the documented size limit (``synbiolab.data.images.MAX_PICTURE_PIXELS``, 50 megapixels)."""
+    from .data.images import read_picture
 
-    path = Path(path)
-    if not path.is_file():
-        raise SynbiolabError(f"{path}: no such file")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.copy()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SynbiolabError(f"{path}: not an image file (give a PNG, JPEG, BMP, GIF or TIFF picture)") from exc
+    return read_picture(path)
 
 
 def predict_images(run_path: str | Path, paths) -> list[tuple[str, dict[str, float]]]:

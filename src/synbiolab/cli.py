@@ -45,17 +45,23 @@ SEQ_OPTIONS = {
     "strict": typer.Option(False, "--strict", help="reject IUPAC ambiguity letters (N, R, Y, ...)"),
     "log_target": typer.Option(False, "--log-target", help="regress log10 of the target"),
     "augment": typer.Option(None, "--augment", help="none, shift_rotate (images) or revcomp (DNA)"),
+    "split_col": typer.Option(None, "--split-col", help="column naming each row's split: train, val or test"),
+    "sheet": typer.Option(None, "--sheet", help="sheet of an Excel (.xlsx) table (default: the first)"),
+    "organism": typer.Option(None, "--organism", help="organism of the sequences, e.g. ecoli, human, "
+                             "'P. putida:bacteria' (default unknown)"),
 }
 
 
-def _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target, augment):
+def _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target, augment,
+                       split_col=None, sheet=None, organism=None):
     """The sequence options given on the command line, as config keys (unset options are left out)."""
     settings = {"data.seq_col": seq_col, "data.target": list(target) if target else None,
                 "data.id_col": id_col, "data.group_col": group_col, "data.split": split,
                 "data.length": length,
                 "data.pad": pad,
                 "data.strict": True if strict else None, "data.log_target": True if log_target else None,
-                "train.augment": augment}
+                "train.augment": augment, "data.split_col": split_col, "data.sheet": sheet,
+                "data.organism": organism}
     return {k: v for k, v in settings.items() if v is not None}
 
 
@@ -83,7 +89,8 @@ def train(
     id_col: str = SEQ_OPTIONS["id_col"], group_col: str = SEQ_OPTIONS["group_col"],
     split: str = SEQ_OPTIONS["split"], length: int = SEQ_OPTIONS["length"], pad: str = SEQ_OPTIONS["pad"],
     strict: bool = SEQ_OPTIONS["strict"], log_target: bool = SEQ_OPTIONS["log_target"],
-    augment: str = SEQ_OPTIONS["augment"],
+    augment: str = SEQ_OPTIONS["augment"], split_col: str = SEQ_OPTIONS["split_col"],
+    sheet: str = SEQ_OPTIONS["sheet"], organism: str = SEQ_OPTIONS["organism"],
 ):
     """Train a model and write its run folder (config, history, metrics, weights, report)."""
     from .train import train as run_training
@@ -92,7 +99,7 @@ def train(
         run = run_training(None, resume=resume, verbose=not quiet)
     else:
         extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
-                                   augment)
+                                   augment, split_col, sheet, organism)
         if classes:
             classes = [int(c) for c in str(classes).split(",") if c.strip()] if isinstance(classes, str) else classes
         options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_optimizer=optimizer,
@@ -127,13 +134,14 @@ def cv(
     id_col: str = SEQ_OPTIONS["id_col"], group_col: str = SEQ_OPTIONS["group_col"],
     split: str = SEQ_OPTIONS["split"], length: int = SEQ_OPTIONS["length"], pad: str = SEQ_OPTIONS["pad"],
     strict: bool = SEQ_OPTIONS["strict"], log_target: bool = SEQ_OPTIONS["log_target"],
-    augment: str = SEQ_OPTIONS["augment"],
+    augment: str = SEQ_OPTIONS["augment"], split_col: str = SEQ_OPTIONS["split_col"],
+    sheet: str = SEQ_OPTIONS["sheet"], organism: str = SEQ_OPTIONS["organism"],
 ):
     """k-fold cross-validation: test metrics per fold, their mean and spread, next to the k-mer baseline."""
     from .experiments.crossval import cross_validate
 
     extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
-                               augment)
+                               augment, split_col, sheet, organism)
     options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_seed=seed,
                        data_data_dir=data_dir)
     cfg = build_config(data, model, config_file, {**options, **extra}, sets, default_model="cnn1d")
@@ -170,21 +178,32 @@ def predict(run: Path = typer.Argument(..., help="a run folder of an image model
 
 @data_app.command("list")
 def data_list():
-    """List the named data sets."""
+    """List the named data sets (and the kinds of files and folders --data also takes)."""
     from .data import DATASETS
 
     for name, entry in DATASETS.items():
         if name != "file":
             _echo(f"{name:<26} {entry.summary}")
+    _echo(f"{'(a path)':<26} a .csv/.tsv/.xlsx table or .fa/.fasta file (.gz too), FASTA files joined by commas "
+          "(one per class), a folder of IDX files or of class sub-folders of pictures")
 
 
 @data_app.command("info")
-def data_info(name: str = typer.Argument(..., help="a data set name or file"),
-              data_dir: str = typer.Option(None, "--data-dir")):
-    """Size, task, input shape, label balance and provenance of a data set."""
+def data_info(name: str = typer.Argument(..., help="a data set name, file or folder"),
+              data_dir: str = typer.Option(None, "--data-dir"),
+              seq_col: str = SEQ_OPTIONS["seq_col"], target: list[str] = SEQ_OPTIONS["target"],
+              id_col: str = SEQ_OPTIONS["id_col"], group_col: str = SEQ_OPTIONS["group_col"],
+              split_col: str = SEQ_OPTIONS["split_col"], sheet: str = SEQ_OPTIONS["sheet"],
+              organism: str = SEQ_OPTIONS["organism"], length: int = SEQ_OPTIONS["length"],
+              log_target: bool = SEQ_OPTIONS["log_target"]):
+    """Size, task, input shape, label balance, organism and provenance of a data set."""
     from .data import load_dataset
 
-    kw = {"data_dir": data_dir} if data_dir else {}
+    settings = _sequence_settings(seq_col, target, id_col, group_col, None, length, None, False, log_target, None,
+                                  split_col, sheet, organism)
+    kw = {key.split(".", 1)[1]: value for key, value in settings.items()}
+    if data_dir:
+        kw["data_dir"] = data_dir
     ds = load_dataset(name, **kw)
     s = ds.summary()
     _echo(f"{ds.name}: {ds.task} task, {ds.kind} data, input shape {tuple(ds.input_shape)}")
@@ -195,8 +214,14 @@ def data_info(name: str = typer.Argument(..., help="a data set name or file"),
         _echo("training label balance: " + ", ".join(
             f"{c} {n} ({n / total:.1%})" for c, n in zip(ds.class_names, counts, strict=True)))
     for key, value in ds.info.items():
-        if key != "normalisation":
-            _echo(f"{key}: {value}")
+        if key in ("normalisation", "no_targets", "organism_group"):
+            continue
+        if key == "organism":
+            group = ds.info.get("organism_group", "unknown")
+            value = value if group in (value, "none") else f"{value} ({group})"
+        if key == "warnings":
+            value = "; ".join(value)
+        _echo(f"{key}: {value}")
 
 
 # --- quickstart

@@ -41,6 +41,9 @@ class DataConfig:
     task: str = "auto"  # auto, regression, binary or multiclass (sequence files; auto: numbers -> regression)
     merge_duplicates: bool = False  # merge repeated sequences into one example (otherwise kept in one split)
     label_noise: float = 0.0  # shuffle the labels of this fraction of training examples (val/test stay clean)
+    split_col: str | None = None  # table column naming each row's split: train/training, val/valid/validation, test
+    sheet: str | None = None  # the sheet of an Excel (.xlsx) table; None: the first
+    organism: str = "unknown"  # organism of a user's sequences (e.g. ecoli, human, 'P. putida:bacteria')
 
 
 @dataclass

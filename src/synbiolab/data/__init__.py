@@ -4,7 +4,7 @@
 they are imported here, explicitly, so that importing ``synbiolab.data`` makes every named set available.
 """
 
-from . import images, synbio  # noqa: F401 - each registers its named data sets
+from . import folders, images, synbio  # noqa: F401 - each registers its named data sets (folders: user paths)
 from .batches import InMemoryBatches
 from .registry import DATASETS, Dataset, Split, load_dataset, register_dataset
 

@@ -7,6 +7,7 @@ part held out as published where a data set has one).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from ..errors import SynbiolabError
 from .splits import stratified_split, subsample
 
 TASKS = ("multiclass", "binary", "regression")
+MAX_CLASSES = 1000  # classes a classifier may have (the same cap as a table's target column)
 
 
 @dataclass
@@ -71,6 +73,10 @@ class Dataset:
 
     @property
     def n_outputs(self) -> int:
+        if self.task not in TASKS:
+            # A data set without targets (a FASTA file, natural promoters) feeds generative models only.
+            hint = self.info.get("no_targets") or "it has no targets: name a target column with --target"
+            raise SynbiolabError(f"{self.name}: {hint}")
         if self.task == "multiclass":
             return len(self.class_names)
         if self.task == "binary":
@@ -118,14 +124,16 @@ def register_dataset(name: str, loader: Callable[[DataConfig], Dataset], summary
 
 
 def load_dataset(name_or_config: str | DataConfig = "mnist", **overrides) -> Dataset:
-    """Load a data set by name (or from a ``DataConfig``), with its train/validation/test splits.
+    """Load a data set by name, path or DataConfig, with its train/validation/test splits.
 
     Args:
-        name_or_config: a registered name such as ``"mnist"``, a path to a data file, or a DataConfig.
+        name_or_config: a registered name such as ``"mnist"``; a path: a CSV/TSV/Excel/FASTA file (``.gz``
+            too), several FASTA files joined by commas (one per class), a folder of IDX files in the MNIST
+            layout or a folder of class sub-folders of pictures; or a DataConfig.
         **overrides: DataConfig fields, e.g. ``train_size=2000``, ``classes=[3, 7]``, ``data_dir=...``.
 
     Returns:
-        A Dataset.
+        A Dataset, checked: at least two classes (a classifier), targets that vary (a regressor).
     """
     if isinstance(name_or_config, DataConfig):
         cfg = DataConfig(**{**name_or_config.__dict__, **overrides})
@@ -133,13 +141,72 @@ def load_dataset(name_or_config: str | DataConfig = "mnist", **overrides) -> Dat
         cfg = DataConfig(name=name_or_config, **overrides)
     entry = DATASETS.get(cfg.name)
     if entry is None:
-        file_loader = DATASETS.get("file")
-        looks_like_file = any(cfg.name.lower().endswith(s) for s in (".csv", ".tsv", ".fa", ".fasta", ".fna", ".txt"))
-        if file_loader is not None and looks_like_file:
-            return shuffle_labels(file_loader.loader(cfg), cfg.label_noise, cfg.seed)
-        valid = ", ".join(n for n in DATASETS if n != "file")
-        raise SynbiolabError(f"unknown data set '{cfg.name}'; valid: {valid} (or a .csv/.tsv/.fasta file)")
-    return shuffle_labels(entry.loader(cfg), cfg.label_noise, cfg.seed)
+        entry = DATASETS.get("file")  # a path: its loader tells files, file lists and folders apart
+        if entry is None:
+            raise SynbiolabError(f"unknown data set '{cfg.name}'; valid: {', '.join(DATASETS)}")
+    dataset = entry.loader(cfg)
+    check_dataset(dataset)
+    return shuffle_labels(dataset, cfg.label_noise, cfg.seed)
+
+
+def unknown_name_error(name: str) -> SynbiolabError:
+    """The error for a --data that is neither a registered name nor an existing path."""
+    valid = ", ".join(n for n in DATASETS if n != "file")
+    return SynbiolabError(
+        f"unknown data set '{name}'; valid: {valid} (or a .csv/.tsv/.xlsx/.fasta file, optionally .gz, FASTA "
+        "files joined by commas, or a folder of IDX files or of class sub-folders of pictures)"
+    )
+
+
+def check_dataset(dataset: Dataset) -> None:
+    """Refuse, in one line, a data set that would train without error but mean nothing.
+
+    A classifier needs two classes in its data and in its training split; a regressor needs targets that
+    vary (with every target equal, Pearson r and R^2 are undefined and any model looks perfect or broken).
+    """
+    if dataset.task in ("multiclass", "binary"):
+        names = dataset.class_names or []
+        if len(names) > MAX_CLASSES:
+            raise SynbiolabError(f"{dataset.name}: {len(names):,} classes, more than the {MAX_CLASSES:,} a "
+                                 "classifier takes")
+        for split_name in ("train", "val", "test"):
+            y = getattr(dataset, split_name).y
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= max(len(names), 1)):
+                raise SynbiolabError(f"{dataset.name}: a {split_name} label ({int(y.max())}) is outside the "
+                                     f"class range 0..{len(names) - 1}")
+        present = torch.unique(torch.cat([dataset.train.y, dataset.val.y, dataset.test.y]).long())
+        if len(present) < 2:
+            only = names[int(present[0])] if len(present) else "none"
+            raise SynbiolabError(f"{dataset.name}: one class only ('{only}'): a classifier needs examples of at "
+                                 "least two classes")
+        if len(torch.unique(dataset.train.y.long())) < 2:
+            raise SynbiolabError(f"{dataset.name}: the training split holds one class only; give more examples "
+                                 "of each class or another data.seed")
+    elif dataset.task == "regression":
+        y_all = torch.cat([dataset.train.y, dataset.val.y, dataset.test.y]).reshape(-1, dataset.n_outputs)
+        names = dataset.target_names or [f"target {j}" for j in range(y_all.shape[1])]
+        for j, name in enumerate(names[: y_all.shape[1]]):
+            column = y_all[:, j]
+            if len(column) and bool((column == column[0]).all()):
+                raise SynbiolabError(
+                    f"{dataset.name}: target '{name}' is {float(column[0]):g} for every example: nothing to "
+                    "learn (zero variance; Pearson r and R^2 are undefined)"
+                )
+            for split_name in ("train", "test"):
+                part = getattr(dataset, split_name).y.reshape(-1, y_all.shape[1])[:, j]
+                if len(part) > 1 and bool((part == part[0]).all()):
+                    raise SynbiolabError(
+                        f"{dataset.name}: every {split_name} example has target '{name}' = {float(part[0]):g} "
+                        "(zero variance, so Pearson r and R^2 are undefined); give a larger data.test_size or "
+                        "another data.seed"
+                    )
+
+
+def data_warning(info: dict, message: str) -> None:
+    """Say something about the data that does not stop loading: one ``warning:`` line on stderr, kept in
+    ``info["warnings"]`` so that the run's report shows it too."""
+    info.setdefault("warnings", []).append(message)
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def shuffle_labels(dataset: Dataset, fraction: float, seed: int = 0) -> Dataset:
@@ -180,11 +247,24 @@ def select_classes(x: np.ndarray, y: np.ndarray, classes, names: list[str], wher
     return x[keep], y_new, [names[c] for c in classes], "binary" if len(classes) == 2 else "multiclass"
 
 
+def check_train_size(train_size: int | None, available: int, name: str) -> None:
+    """Refuse a --train-size larger than the training split rather than quietly using fewer examples.
+
+    The run's config.json would otherwise record a size that was never trained on.
+    """
+    if train_size is not None and int(train_size) > available:
+        raise SynbiolabError(
+            f"data.train_size={int(train_size):,} is larger than the {available:,} training examples of {name} "
+            f"(after the validation split); give at most {available:,} or leave --train-size out"
+        )
+
+
 def carve_validation(y_pool: np.ndarray, cfg: DataConfig, default_val: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val) of a training pool: stratified validation split, then --train-size."""
     val_size = cfg.val_size if cfg.val_size is not None else default_val
     train_idx, val_idx = stratified_split(y_pool, val_size, seed=cfg.seed, what="val_size")
     if cfg.train_size is not None:
+        check_train_size(cfg.train_size, len(train_idx), cfg.name)
         keep = subsample(y_pool[train_idx], int(cfg.train_size), seed=cfg.seed + 1)
         train_idx = train_idx[keep]
     return train_idx, val_idx

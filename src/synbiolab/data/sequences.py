@@ -1,14 +1,18 @@
-"""Biological sequences: alphabets, one-hot and IUPAC encoding, padding, FASTA and CSV/TSV readers.
+"""Biological sequences: alphabets, one-hot and IUPAC encoding, padding, FASTA and table readers.
 
 Every reader keeps the line number of each record, so that a bad letter, a missing target or an
 empty record is reported as ``file:line`` and the user can fix the file at once. One-hot arrays are
 ``(N, A, L)`` float32 (A letters of the alphabet, L positions); a padded position is all zeros, so
 a model can recover the mask from the input itself (``x.sum(1) > 0``).
+
+Limits, checked while reading and before anything is encoded, so that a wrong file fails in a second
+with one line instead of filling the memory: a record holds at most ``MAX_SEQUENCE_LENGTH`` letters
+(a longer one is a chromosome or a contig, not one example), and the one-hot array of a whole file
+at most ``MAX_ENCODED_BYTES``. DNA reads RNA letters as they are: U is encoded as T, the same base.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -17,6 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SynbiolabError
+from .tables import base_suffix, check_file, open_text, read_rows
+
+MAX_SEQUENCE_LENGTH = 100_000  # letters in one record; longer records are refused before they are read whole
+MAX_ENCODED_BYTES = 4 * 1024**3  # bytes of one file's one-hot array (N x A x L float32)
+MAX_CLASSES = 1000  # distinct labels a classification target may have
 
 # --- alphabets
 
@@ -74,6 +83,8 @@ def _lookup_table(alphabet: str, strict: bool) -> tuple[np.ndarray, np.ndarray]:
     rows = {letter: {letter} for letter in letters}
     if not strict:
         rows.update({code: set(bases) for code, bases in _ambiguity_codes(alphabet).items()})
+    if alphabet == "dna":
+        rows["U"] = {"T"}  # RNA spelling of the same base: read without being told
     for letter, bases in rows.items():
         for byte in (ord(letter.upper()), ord(letter.lower())):
             for base in bases:
@@ -192,7 +203,11 @@ def one_hot(
     """
     if len(sequences) == 0:
         raise SynbiolabError(f"{source}: no sequences to encode")
-    length = length or max(len(s) for s in sequences)
+    alphabet = _check_alphabet(alphabet)
+    longest = int(np.argmax([len(s) for s in sequences]))
+    length = length or len(sequences[longest])
+    check_encoded_size(len(sequences), len(ALPHABETS[alphabet]), length, source,
+                       None if lines is None else lines[longest], given=length != len(sequences[longest]))
     x = np.zeros((len(sequences), len(ALPHABETS[_check_alphabet(alphabet)]), length), np.float32)
     mask = np.zeros((len(sequences), length), bool)
     for i, seq in enumerate(sequences):
@@ -200,6 +215,26 @@ def one_hot(
         fitted, mask[i] = pad_or_trim(encode(seq, alphabet, strict, source, line), length, pad)
         x[i] = fitted.T  # (L, A) -> (A, L)
     return x, mask
+
+
+def check_encoded_size(n: int, n_letters: int, length: int, source: str, longest_line: int | None = None,
+                       given: bool = False) -> None:
+    """Refuse, before allocating it, a one-hot array larger than ``MAX_ENCODED_BYTES``."""
+    size = n * n_letters * length * 4
+    if size > MAX_ENCODED_BYTES:
+        where = f" (the longest sequence, line {longest_line})" if longest_line is not None and not given else ""
+        raise SynbiolabError(
+            f"{source}: {n:,} sequences of {length:,} positions{where} would take {size / 1024**3:.1f} GB as "
+            f"one-hot arrays, over the {MAX_ENCODED_BYTES / 1024**3:.0f} GB limit; give --length to trim them "
+            "or remove the longest sequences"
+        )
+
+
+def trimmed_share(sequences: list[str], length: int) -> float:
+    """The share of all letters that fitting every sequence to `length` positions discards."""
+    lengths = np.array([len(s) for s in sequences], np.int64)
+    total = lengths.sum()
+    return float(np.clip(lengths - length, 0, None).sum() / total) if total else 0.0
 
 
 def decode(x: np.ndarray, alphabet: str = "dna") -> str:
@@ -295,6 +330,8 @@ class SequenceTable:
         targets: (N, T) object array of raw target strings, or None.
         target_names: names of the target columns.
         groups: group of each sequence (e.g. the source study), or None.
+        splits: the split each row's authors gave it (train, val or test; ``--split-col``), or None.
+        kind: ``fasta`` (a record spans lines; errors look the exact line up) or ``table`` (one row a record).
     """
 
     sequences: list[str]
@@ -304,6 +341,8 @@ class SequenceTable:
     targets: np.ndarray | None = None
     target_names: list[str] = field(default_factory=list)
     groups: list[str] | None = None
+    splits: list[str] | None = None
+    kind: str = "table"
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -319,59 +358,93 @@ class SequenceTable:
             ids=pick(self.ids),
             targets=None if self.targets is None else self.targets[index],
             groups=pick(self.groups),
+            splits=pick(self.splits),
         )
 
 
-def read_fasta(path: str | Path) -> SequenceTable:
-    """Read a FASTA file with Biopython, keeping the line number of every record.
+def read_fasta(path: str | Path, max_length: int = MAX_SEQUENCE_LENGTH) -> SequenceTable:
+    """Read a FASTA file (plain or gzip-compressed) in one streaming pass, keeping each record's header line.
+
+    Lines are read in bounded pieces and a record is refused as soon as it passes `max_length` letters, so a
+    chromosome given by mistake fails at once instead of filling the memory. Blank lines and ``;`` comment
+    lines are skipped; a UTF-8 byte-order mark is dropped.
 
     Args:
         path: the file.
+        max_length: the most letters one record may hold.
 
     Returns:
         A SequenceTable with ids (the first word of each header) and the header line of each record.
 
     Raises:
-        SynbiolabError: missing file, empty file, text before the first header, or a record without sequence.
+        SynbiolabError: missing or empty file, text before the first header, a record without sequence or
+            one longer than `max_length`.
     """
-    from Bio.SeqIO.FastaIO import SimpleFastaParser
+    path = check_file(path)
+    ids, sequences, header_lines = [], [], []
+    title, pieces, count = None, [], 0
+    # Long lines arrive in pieces; `number` advances only when a piece ends its line.
+    number, at_line_start, piece_size = 0, True, 1 << 16
 
-    path = Path(path)
-    if not path.is_file():
-        raise SynbiolabError(f"{path}: no such file")
-    # The header line of each record, found by our own pass so errors can point at lines.
-    header_lines = []
-    first_text_line = None
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, text in enumerate(handle, start=1):
-            if text.startswith(">"):
+    def close_record():
+        if title is None:
+            return
+        if not pieces:
+            raise SynbiolabError(f"{path}:{header_lines[-1]}: FASTA record '{title}' has no sequence")
+        ids.append(title.split()[0] if title.split() else f"record{len(ids) + 1}")
+        sequences.append("".join(pieces))
+
+    with open_text(path) as handle:
+        while True:
+            text = handle.readline(piece_size)
+            if not text:
+                break
+            starts_line = at_line_start
+            at_line_start = text.endswith("\n")
+            if starts_line:
+                number += 1
+            if starts_line and text.startswith(">"):
+                close_record()
+                if not at_line_start:
+                    raise SynbiolabError(f"{path}:{number}: FASTA header longer than {piece_size:,} characters")
+                title, pieces, count = text[1:].strip(), [], 0
                 header_lines.append(number)
-            elif text.strip() and first_text_line is None and not header_lines:
-                first_text_line = number
-    if first_text_line is not None:
-        raise SynbiolabError(f"{path}:{first_text_line}: text before the first '>' header; not a FASTA file?")
+                continue
+            if starts_line and text.startswith(";"):
+                if not at_line_start:  # a comment longer than one piece: skip the rest of its line
+                    while (rest := handle.readline(piece_size)) and not rest.endswith("\n"):
+                        pass
+                    at_line_start = True
+                continue
+            letters = "".join(text.split())
+            if not letters:
+                continue
+            if title is None:
+                raise SynbiolabError(f"{path}:{number}: text before the first '>' header; not a FASTA file?")
+            count += len(letters)
+            if count > max_length:
+                raise SynbiolabError(
+                    f"{path}:{header_lines[-1]}: FASTA record '{title.split()[0] if title.split() else title}' is "
+                    f"longer than {max_length:,} letters: a chromosome or contig, not one example; cut it into "
+                    "windows (one record each) first"
+                )
+            pieces.append(letters)
+    close_record()
     if not header_lines:
         raise SynbiolabError(f"{path}: empty file: no FASTA records ('>' header lines) found")
-    ids, sequences = [], []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for (title, seq), line in zip(SimpleFastaParser(handle), header_lines, strict=True):
-            if not seq:
-                raise SynbiolabError(f"{path}:{line}: FASTA record '{title}' has no sequence")
-            ids.append(title.split()[0] if title.split() else f"record{len(ids) + 1}")
-            sequences.append(seq)
-    return SequenceTable(sequences=sequences, lines=header_lines, source=str(path), ids=ids)
+    return SequenceTable(sequences=sequences, lines=header_lines, source=str(path), ids=ids, kind="fasta")
 
 
 def fasta_line_of_position(path: str | Path, header_line: int):
     """A function position -> line number inside the FASTA record whose header is at `header_line`."""
     lengths = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open_text(path) as handle:
         for number, text in enumerate(handle, start=1):
             if number <= header_line:
                 continue
             if text.startswith(">"):
                 break
-            lengths.append(len(text.strip().replace(" ", "")))
+            lengths.append(0 if text.startswith(";") else len("".join(text.split())))
     ends = np.cumsum(lengths)
 
     def line_of(position: int) -> int:
@@ -380,91 +453,101 @@ def fasta_line_of_position(path: str | Path, header_line: int):
     return line_of
 
 
-def _delimiter(path: Path) -> str:
-    if path.suffix.lower() in (".tsv", ".tab", ".txt"):
-        return "\t"
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        head = handle.readline()
-    return "\t" if head.count("\t") > head.count(",") else ","
-
-
 def read_table(
     path: str | Path,
     seq_col: str,
     target: list[str] | str | None = None,
     id_col: str | None = None,
     group_col: str | None = None,
+    split_col: str | None = None,
+    sheet: str | None = None,
 ) -> SequenceTable:
-    """Read a CSV or TSV file of sequences (comma or tab, chosen from the extension or the header).
+    """Read a table of sequences: CSV or TSV (comma or tab, from the extension or the header), plain or
+    gzip-compressed, or a sheet of an Excel workbook.
 
     Args:
-        path: the file; the first line is the header.
+        path: the file; the first line (row) is the header.
         seq_col: the column holding the sequences.
         target: one or more target columns (raw strings; see :func:`parse_targets`).
         id_col: optional identifier column.
         group_col: optional group column (kept whole within one split).
+        split_col: optional column naming each row's split (train/training, val/valid/validation, test).
+        sheet: the sheet of an Excel workbook (default: the first).
 
     Returns:
-        A SequenceTable; `lines` are the 1-based file lines of the rows.
+        A SequenceTable; `lines` are the 1-based file lines (sheet rows) of the rows.
 
     Raises:
-        SynbiolabError: missing file, empty file, a missing column (listing those present), an empty sequence.
+        SynbiolabError: missing file, empty file, a missing column (listing those present), an empty sequence,
+            a sequence longer than ``MAX_SEQUENCE_LENGTH``, a split value that names no split.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SynbiolabError(f"{path}: no such file")
+    from .tables import parse_split_column
+
+    table = read_rows(path, sheet)
+    source, header = table.source, table.header
     targets = [target] if isinstance(target, str) else list(target or [])
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle, delimiter=_delimiter(path), skipinitialspace=True)
-        header = next(reader, None)
-        if header is None or not any(h.strip() for h in header):
-            raise SynbiolabError(f"{path}: empty file: expected a header line naming the columns")
-        header = [h.strip() for h in header]
-        wanted = [("--seq-col", seq_col)] + [("--target", t) for t in targets]
-        wanted += [("--id-col", id_col), ("--group-col", group_col)]
-        for option, column in wanted:
-            if column is not None and column not in header:
-                raise SynbiolabError(
-                    f"{path}: no column '{column}' (named by {option}); columns: {', '.join(header)}"
-                )
-        col = {name: header.index(name) for name in header}
-        seqs, lines, ids, groups, rows = [], [], [], [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line
-            line = reader.line_num
-            cells = [c.strip() for c in row] + [""] * (len(header) - len(row))
-            seq = cells[col[seq_col]]
-            if not seq:
-                raise SynbiolabError(f"{path}:{line}: empty sequence in column '{seq_col}'")
-            seqs.append(seq)
-            lines.append(line)
-            rows.append([cells[col[t]] for t in targets])
-            if id_col:
-                ids.append(cells[col[id_col]])
-            if group_col:
-                groups.append(cells[col[group_col]])
+    wanted = [("--seq-col", seq_col)] + [("--target", t) for t in targets]
+    wanted += [("--id-col", id_col), ("--group-col", group_col), ("--split-col", split_col)]
+    for option, column in wanted:
+        if column is not None and column not in header:
+            raise SynbiolabError(f"{source}: no column '{column}' (named by {option}); columns: {', '.join(header)}")
+    col = {name: header.index(name) for name in reversed(header)}  # a repeated name means its first column
+    seqs, lines, ids, groups, splits, rows = [], [], [], [], [], []
+    for line, cells in table.rows:
+        seq = cells[col[seq_col]]
+        if not seq:
+            raise SynbiolabError(f"{source}:{line}: empty sequence in column '{seq_col}'")
+        if len(seq) > MAX_SEQUENCE_LENGTH:
+            raise SynbiolabError(f"{source}:{line}: sequence of {len(seq):,} letters, longer than the "
+                                 f"{MAX_SEQUENCE_LENGTH:,} one example may hold")
+        seqs.append(seq)
+        lines.append(line)
+        rows.append([cells[col[t]] for t in targets])
+        if id_col:
+            ids.append(cells[col[id_col]])
+        if group_col:
+            groups.append(cells[col[group_col]])
+        if split_col:
+            splits.append(cells[col[split_col]])
     if not seqs:
-        raise SynbiolabError(f"{path}: no data rows after the header")
+        raise SynbiolabError(f"{source}: no data rows after the header")
     return SequenceTable(
         sequences=seqs,
         lines=lines,
-        source=str(path),
+        source=source,
         ids=ids if id_col else None,
         targets=np.array(rows, dtype=object).reshape(len(seqs), len(targets)) if targets else None,
         target_names=targets,
         groups=groups if group_col else None,
+        splits=parse_split_column(splits, lines, source, split_col) if split_col else None,
     )
 
 
-def read_sequences(path: str | Path, seq_col: str | None = None, **kw) -> SequenceTable:
-    """Read FASTA (.fa, .fasta, .fna, .ffn, .faa) or CSV/TSV (anything else; needs `seq_col`)."""
+def is_fasta(path: str | Path) -> bool:
+    """True for FASTA file names (.fa, .fasta, .fna, .ffn, .faa, .frn), gzip-compressed (.gz) too."""
+    return base_suffix(path) in FASTA_SUFFIXES
+
+
+def read_sequences(path: str | Path, seq_col: str | None = None, sheet: str | None = None, **kw) -> SequenceTable:
+    """Read FASTA (.fa, .fasta, .fna, .ffn, .faa, .frn) or a table (CSV/TSV/Excel; needs `seq_col`); .gz too."""
     path = Path(path)
-    if path.suffix.lower() in FASTA_SUFFIXES:
-        return read_fasta(path)
+    if is_fasta(path):
+        columns = {"--seq-col": seq_col, "--sheet": sheet, **{f"--{k.replace('_', '-')}": v for k, v in kw.items()}}
+        given = [option for option, value in columns.items() if value and option != "--target"]
+        if given:
+            raise SynbiolabError(f"{given[0]} names a column (or sheet) of a table; {path} is a FASTA file, which "
+                                 "has none")
+        table = read_fasta(path)
+        if kw.get("target"):
+            raise SynbiolabError(
+                f"--target {kw['target'][0] if isinstance(kw['target'], list) else kw['target']}: {path} is a "
+                "FASTA file, which has no columns; give one FASTA file per class (--data a.fa,b.fa) or a "
+                "CSV/TSV/Excel table with --seq-col and --target"
+            )
+        return table
     if seq_col is None:
         raise SynbiolabError(f"{path}: a CSV/TSV file needs --seq-col naming the column with the sequences")
-    return read_table(path, seq_col, **kw)
+    return read_table(path, seq_col, sheet=sheet, **kw)
 
 
 def encode_table(
@@ -475,7 +558,7 @@ def encode_table(
     pad: str = "right",
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-hot encode a SequenceTable, naming the file and line of any bad letter (see :func:`one_hot`)."""
-    if Path(table.source).suffix.lower() not in FASTA_SUFFIXES:
+    if table.kind != "fasta":
         return one_hot(table.sequences, alphabet, strict, length, pad, table.source, table.lines)
     # FASTA records span several lines: find the exact line only when a letter is bad (rare, slow path).
     try:
@@ -493,21 +576,34 @@ def encode_table(
 MISSING = {"", "nan", "na", "n/a", "null"}  # "-" and "none" stay valid class labels
 
 
+NUMERIC_SHARE = 0.9  # a column this much of whose rows are numbers is a measurement: its other cells are errors
+
+
+def _lines_of(table: SequenceTable, rows, values=None) -> str:
+    rows = list(rows)
+    shown = ", ".join(
+        f"{table.lines[i]}" + ("" if values is None else f" ('{values[i]}')") for i in rows[:10]
+    )
+    return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+
+
 def parse_targets(table: SequenceTable, task: str = "auto", log_target: bool = False):
-    """Turn the raw target strings of a table into model targets.
+    """Turn the raw target strings of a table into model targets, the task inferred from whole columns.
 
     Args:
         table: a SequenceTable with targets.
-        task: auto, regression, binary or multiclass. auto: numbers -> regression, except a single column
-            holding only 0 and 1 (binary); anything else -> binary (two labels) or multiclass.
+        task: auto, regression, binary or multiclass. auto: a column of finite numbers is a regression
+            target, except a single column holding only 0 and 1 (binary); a column whose rows are at least
+            ``NUMERIC_SHARE`` numbers is a measurement with bad cells (an error naming their lines, never a
+            class per value); any other column holds class labels: binary (two) or multiclass.
         log_target: regress log10 of the targets (which must then be > 0).
 
     Returns:
         (task, y, class_names): y is float32 (N, T) for regression, int64 (N,) for classification.
 
     Raises:
-        SynbiolabError: missing or NaN targets (listing their line numbers), non-numbers in a regression,
-            non-positive values under log_target.
+        SynbiolabError: missing or NaN targets, non-numbers in a numeric column (listing their lines), more than
+            ``MAX_CLASSES`` labels, a single label, non-positive values under log_target.
     """
     raw = table.targets
     if raw is None or raw.shape[1] == 0:
@@ -515,10 +611,9 @@ def parse_targets(table: SequenceTable, task: str = "auto", log_target: bool = F
     missing = np.array([[str(v).strip().lower() in MISSING for v in row] for row in raw])
     if missing.any():
         rows = np.flatnonzero(missing.any(axis=1))
-        shown = ", ".join(str(table.lines[i]) for i in rows[:10]) + (" ..." if len(rows) > 10 else "")
         raise SynbiolabError(
             f"{table.source}: {len(rows)} missing or NaN target(s) in column(s) "
-            f"{', '.join(table.target_names)} on line(s) {shown}; remove or fill these rows"
+            f"{', '.join(table.target_names)} on line(s) {_lines_of(table, rows)}; remove or fill these rows"
         )
     numeric = np.zeros(raw.shape, bool)
     values = np.full(raw.shape, np.nan)
@@ -526,13 +621,22 @@ def parse_targets(table: SequenceTable, task: str = "auto", log_target: bool = F
         try:
             values[i, j] = float(v)
             numeric[i, j] = math.isfinite(values[i, j])
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     if task == "auto":
         if numeric.all():
             single_01 = raw.shape[1] == 1 and set(np.unique(values)) <= {0.0, 1.0} and not log_target
             task = "binary" if single_01 else "regression"
         else:
+            for j, name in enumerate(table.target_names):
+                bad = np.flatnonzero(~numeric[:, j])
+                if len(bad) and numeric[:, j].mean() >= NUMERIC_SHARE:
+                    raise SynbiolabError(
+                        f"{table.source}: column '{name}' holds numbers except on line(s) "
+                        f"{_lines_of(table, bad, raw[:, j])}: a measured target must be a finite number in "
+                        "every row; fix or remove these rows (or, if the column holds class labels, "
+                        "--set data.task=multiclass)"
+                    )
             task = "binary" if raw.shape[1] == 1 and len(set(raw[:, 0])) == 2 else "multiclass"
     if task == "regression":
         if not numeric.all():
@@ -555,11 +659,22 @@ def parse_targets(table: SequenceTable, task: str = "auto", log_target: bool = F
     if raw.shape[1] != 1:
         raise SynbiolabError(f"{table.source}: a classification task takes exactly one --target column")
     labels = [str(v) for v in raw[:, 0]]
-    names = sorted(set(labels), key=lambda s: (float(s), s) if _is_number(s) else (math.inf, s))
+    distinct = set(labels)
+    column = table.target_names[0]
+    if len(distinct) > MAX_CLASSES:
+        raise SynbiolabError(
+            f"{table.source}: column '{column}' has {len(distinct):,} distinct values, more than the "
+            f"{MAX_CLASSES:,} classes a classifier takes; if it holds measurements, make every cell a number"
+        )
+    if len(distinct) < 2:
+        raise SynbiolabError(
+            f"{table.source}: column '{column}' holds one class only ('{labels[0]}'): a classifier needs at least "
+            "two; add examples of another class"
+        )
+    names = sorted(distinct, key=lambda s: (float(s), s) if _is_number(s) else (math.inf, s))
     if task == "binary" and len(names) != 2:
         raise SynbiolabError(
-            f"{table.source}: a binary task needs exactly 2 labels in '{table.target_names[0]}', "
-            f"found {len(names)}"
+            f"{table.source}: a binary task needs exactly 2 labels in '{column}', found {len(names)}"
         )
     index = {name: i for i, name in enumerate(names)}
     return task, np.array([index[s] for s in labels], np.int64), names
@@ -567,9 +682,8 @@ def parse_targets(table: SequenceTable, task: str = "auto", log_target: bool = F
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
-        return True
-    except ValueError:
+        return math.isfinite(float(text))
+    except (ValueError, OverflowError):
         return False
 
 

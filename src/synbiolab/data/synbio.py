@@ -18,20 +18,29 @@ import torch
 
 from ..config import DataConfig
 from ..errors import SynbiolabError
-from ..io import download, file_digest
+from ..io import file_digest
+from .fetch import fetch
 from .images import cache_dir, data_roots
-from .registry import Dataset, Split, register_dataset
+from .organisms import organism_info, parse_organism
+from .registry import Dataset, Split, check_train_size, data_warning, register_dataset
 from .sequences import (
+    ALPHABETS,
+    FASTA_SUFFIXES,
     SequenceTable,
+    check_encoded_size,
     duplicate_groups,
     duplicate_report,
     encode_table,
     merge_duplicates,
     one_hot,
     parse_targets,
+    read_fasta,
     read_sequences,
+    trimmed_share,
 )
 from .splits import grouped_split, stratified_split
+
+TRIM_WARNING_SHARE = 0.1  # say so when fitting sequences to --length discards more than this share of the letters
 
 # --- files, checksums and where they come from
 
@@ -122,14 +131,11 @@ def resolve_file(key: str, data_dir: str | None = None, download_ok: bool = True
             return verify_sha256(candidate, entry.sha256)
     destination = cache_dir() / "synbio" / entry.path
     errors = []
-    if download_ok:
-        for url in entry.urls:
-            try:
-                return download(url, destination, entry.sha256, algorithm="sha256")
-            except SynbiolabError as exc:
-                errors.append(str(exc))
-            except Exception as exc:  # noqa: BLE001 - any network failure: try the next address
-                errors.append(f"{url}: {exc}")
+    if download_ok and entry.urls:
+        try:
+            return Path(fetch(destination.name, entry.urls, f"sha256:{entry.sha256}", destination.parent, what=key))
+        except SynbiolabError as exc:
+            errors.append(str(exc))
     searched = ", ".join(str(r / "synbio" / entry.path) for r in roots)
     why = (
         f"; download failed: {errors[-1]}" if errors else "" if entry.urls else "; it has no public download"
@@ -197,6 +203,7 @@ def build_sequence_dataset(
     test_size: float = 0.2,
     val_size: float = 0.1,
     info: dict | None = None,
+    assigned: list[str] | None = None,
 ) -> Dataset:
     """Split encoded sequences into train/validation/test, keeping copies of a sequence (and groups) whole.
 
@@ -212,6 +219,8 @@ def build_sequence_dataset(
         split: random, stratified or grouped (grouped needs `groups`).
         test_size, val_size: held-out sizes (count or fraction).
         info: provenance and preprocessing notes.
+        assigned: the split the data's authors gave each example (train, val or test; ``--split-col``): used
+            as it is, with a validation split carved from the training rows when none is marked.
 
     Returns:
         A Dataset of kind "sequence".
@@ -228,6 +237,7 @@ def build_sequence_dataset(
             ids = None if ids is None else [ids[i] for i in first]
             groups = merged_groups
             sequences = [sequences[i] for i in first]
+            assigned = None if assigned is None else [assigned[i] for i in first]
             info["duplicates"] = (
                 f"{n_dup} extra copies of repeated sequences merged into one example each "
                 "(regression targets averaged, labels by majority)"
@@ -248,15 +258,19 @@ def build_sequence_dataset(
     else:
         whole = dup
     labels = y if task in ("multiclass", "binary") else None
-    pool, test = held_out(
-        cfg.test_size if cfg.test_size is not None else test_size, split, whole, labels, cfg.seed, "test_size"
-    )
-    pool_labels = None if labels is None else labels[pool]
-    train_rel, val_rel = held_out(
-        _val_size(cfg, val_size), split, whole[pool], pool_labels, cfg.seed + 1, "val_size"
-    )
-    train, val = pool[train_rel], pool[val_rel]
+    if assigned is not None:
+        train, val, test = _authors_split(name, np.asarray(assigned), split, whole, labels, cfg, val_size, info)
+    else:
+        pool, test = held_out(
+            cfg.test_size if cfg.test_size is not None else test_size, split, whole, labels, cfg.seed, "test_size"
+        )
+        pool_labels = None if labels is None else labels[pool]
+        train_rel, val_rel = held_out(
+            _val_size(cfg, val_size), split, whole[pool], pool_labels, cfg.seed + 1, "val_size"
+        )
+        train, val = pool[train_rel], pool[val_rel]
     if cfg.train_size is not None:
+        check_train_size(cfg.train_size, len(train), name)
         keep = np.random.default_rng(cfg.seed + 2).permutation(len(train))[: int(cfg.train_size)]
         train = np.sort(train[keep])
     y_dtype = torch.float32 if task in ("regression", "generative") else torch.int64
@@ -290,8 +304,34 @@ def build_sequence_dataset(
     )
 
 
+def _authors_split(name, assigned, split, whole, labels, cfg, val_size, info):
+    """(train, val, test) indices from the split column; validation carved from train when none is marked."""
+    column = cfg.split_col or "split"
+    train = np.flatnonzero(assigned == "train")
+    val = np.flatnonzero(assigned == "val")
+    test = np.flatnonzero(assigned == "test")
+    if not len(train):
+        raise SynbiolabError(f"{name}: no row of column '{column}' says train (or training)")
+    if not len(test):
+        raise SynbiolabError(f"{name}: no row of column '{column}' says test; mark the rows held out for the end")
+    note = f"as the data's authors made it (column '{column}'): {len(train):,} train, "
+    if len(val):
+        note += f"{len(val):,} validation, {len(test):,} test rows"
+    else:
+        rel_train, rel_val = held_out(_val_size(cfg, val_size), split, whole[train],
+                                      None if labels is None else labels[train], cfg.seed + 1, "val_size")
+        train, val = train[rel_train], train[rel_val]
+        note += f"{len(test):,} test rows; no row says val, so {len(val):,} of the train rows are held out for it"
+    info["split"] = note
+    shared = np.intersect1d(whole[np.concatenate([train, val])], whole[test])
+    if len(shared):
+        info["split overlap"] = (f"{len(shared)} sequence(s) occur in both the test rows and the train or validation "
+                                 "rows of the authors' split (kept as given)")
+    return train, val, test
+
+
 def _encoding_notes(
-    sequences: list[str], x: np.ndarray, mask: np.ndarray, cfg: DataConfig, length: int
+    sequences: list[str], x: np.ndarray, mask: np.ndarray, cfg: DataConfig, length: int, source: str = ""
 ) -> dict:
     lengths = np.array([len(s) for s in sequences])
     ambiguous = int(((x.max(1) < 1) & mask).any(1).sum())
@@ -314,6 +354,16 @@ def _encoding_notes(
             f"{ambiguous} sequences hold IUPAC ambiguity letters, encoded as probabilities "
             "over the bases (data.strict=true rejects them)"
         )
+    if cfg.alphabet == "dna":
+        rna = sum(1 for seq in sequences if "U" in seq or "u" in seq)
+        if rna:
+            notes["rna"] = f"{rna} sequences written with RNA letters: U read as T, the same base"
+    share = trimmed_share(sequences, length)
+    if share > TRIM_WARNING_SHARE:
+        kept = {"right": "first", "left": "last", "centre": "middle"}.get(cfg.pad, "first")
+        data_warning(notes, f"{source or cfg.name}: fitting the sequences to {length} positions discards "
+                            f"{share:.0%} of their letters ({int((lengths > length).sum()):,} of {len(lengths):,} "
+                            f"sequences are longer; each keeps its {kept} {length}); check --length and --pad")
     return notes
 
 
@@ -346,6 +396,7 @@ def _load_uci_promoters(cfg: DataConfig) -> Dataset:
     table = SequenceTable(seqs, lines, str(path), ids=ids)
     x, mask = encode_table(table, "dna", cfg.strict, cfg.length, cfg.pad)
     info = {
+        **organism_info("Escherichia coli", "bacteria"),
         "source": "UCI Machine Learning Repository, E. coli promoter gene sequences (Towell, Shavlik & "
         "Noordewier 1990), CC BY 4.0: 53 promoters and 53 non-promoters, 57 nt",
         **_encoding_notes(seqs, x, mask, cfg, x.shape[2]),
@@ -373,6 +424,7 @@ def _load_uci_splice(cfg: DataConfig) -> Dataset:
     x, mask = encode_table(table, "dna", cfg.strict, cfg.length, cfg.pad)
     task, y, names = parse_targets(table, task="multiclass")
     info = {
+        **organism_info("primates", "vertebrates"),
         "source": "UCI Machine Learning Repository, primate splice-junction gene sequences, CC BY 4.0: "
         "3,190 windows of 60 nt; EI = exon/intron boundary (donor), IE = intron/exon (acceptor), "
         "N = neither",
@@ -410,6 +462,7 @@ def _load_ecoli_promoters(cfg: DataConfig) -> Dataset:
         seqs, "dna", cfg.strict, cfg.length, cfg.pad, str(seq_path), list(range(1, len(seqs) + 1))
     )
     info = {
+        **organism_info("Escherichia coli K-12", "bacteria"),
         "source": "Wang et al. 2020, Nucleic Acids Research 48:6403: 11,884 E. coli K-12 promoters (50 nt), "
         "expression measured by dRNA-seq (Thomason et al. 2015)",
         **_encoding_notes(seqs, x, mask, cfg, x.shape[2]),
@@ -446,6 +499,7 @@ def _load_ecoli_promoters_natural(cfg: DataConfig) -> Dataset:
     seqs = natural_promoters(cfg.data_dir)
     x, mask = one_hot(seqs, "dna", cfg.strict, cfg.length, cfg.pad)
     info = {
+        **organism_info("Escherichia coli K-12", "bacteria"),
         "source": "Wang et al. 2020, Nucleic Acids Research 48:6403: 14,098 natural E. coli K-12 promoters "
         "(50 nt) of the paper's generative model",
         **_encoding_notes(seqs, x, mask, cfg, x.shape[2]),
@@ -466,6 +520,21 @@ def _load_ecoli_promoters_natural(cfg: DataConfig) -> Dataset:
 
 
 RBS_UTR_LENGTH, RBS_CDS_LENGTH = 50, 30
+
+
+def _rbs_organisms(organisms: list[str]) -> str:
+    """The 1014IC rows' organisms in one phrase: species (genus and epithet) by number of rows."""
+    from collections import Counter
+
+    species = Counter(" ".join(o.split()[:2]) for o in organisms if o.strip())
+    if not species:
+        return "bacteria"
+    ranked = species.most_common()
+    top, n = ranked[0]
+    text = f"{top} ({n} of {len(organisms)} rows)"
+    if len(ranked) > 1:
+        text += f" and {len(ranked) - 1} other bacteria ({', '.join(name for name, _ in ranked[1:])})"
+    return text
 
 
 def split_utr_cds(rows: list[dict]) -> list[tuple[str, str] | None]:
@@ -519,6 +588,7 @@ def _load_rbs_1014ic(cfg: DataConfig) -> Dataset:
     groups = [rows[i]["DATASET"] for i in keep]
     window = [u[-RBS_UTR_LENGTH:] + c[:RBS_CDS_LENGTH] for u, c in zip(utr, cds, strict=True)]
     info = {
+        **organism_info(_rbs_organisms([rows[i]["ORGANISM"] for i in keep]), "bacteria"),
         "source": "Reis & Salis 2020, ACS Synthetic Biology (doi 10.1021/acssynbio.0c00394), Supplementary "
         "Data S1: 1,014 characterised mRNAs from 13 studies",
         "input": f"last {RBS_UTR_LENGTH} nt of the 5' UTR (left-padded) + first {RBS_CDS_LENGTH} nt of CDS",
@@ -550,20 +620,40 @@ def _load_rbs_1014ic(cfg: DataConfig) -> Dataset:
 # --- user files
 
 
+NO_TARGETS = ("a FASTA file has no targets: to train a predictor give one FASTA file per class "
+              "(--data positives.fa,negatives.fa) or a CSV/TSV/Excel table with --seq-col and --target; "
+              "a FASTA file alone trains a GAN (synbiolab gan)")
+
+
+def _user_split(cfg: DataConfig, task: str) -> str:
+    if cfg.split_col and cfg.split != "random":
+        raise SynbiolabError(f"--split-col {cfg.split_col} gives the split; drop --split {cfg.split}")
+    return "stratified" if cfg.split == "random" and task in ("binary", "multiclass") else cfg.split
+
+
 def load_sequence_file(cfg: DataConfig) -> Dataset:
-    """A user's FASTA, CSV or TSV file as a data set (``--data my.csv --seq-col seq --target strength``)."""
+    """A user's FASTA file or table (CSV, TSV, Excel; gzip too) as a data set.
+
+    ``--data my.csv --seq-col seq --target strength`` (and ``--sheet``, ``--split-col``, ``--group-col``,
+    ``--id-col``); the organism is ``--organism`` (default unknown).
+    """
+    organism = parse_organism(cfg.organism)
     table = read_sequences(
-        cfg.name, seq_col=cfg.seq_col, target=cfg.target, id_col=cfg.id_col, group_col=cfg.group_col
+        cfg.name, seq_col=cfg.seq_col, sheet=cfg.sheet, target=cfg.target, id_col=cfg.id_col,
+        group_col=cfg.group_col, split_col=cfg.split_col,
     )
     x, mask = encode_table(table, cfg.alphabet, cfg.strict, cfg.length, cfg.pad)
     report = duplicate_report(table)
     info = {
-        "source": f"{cfg.name}: {len(table)} sequences",
-        **_encoding_notes(table.sequences, x, mask, cfg, x.shape[2]),
+        **organism,
+        "source": f"{table.source}: {len(table)} sequences",
+        **_encoding_notes(table.sequences, x, mask, cfg, x.shape[2], table.source),
     }
     if table.targets is None:
         task, y, names, target_names = "generative", np.zeros(len(table), np.float32), None, None
         info["task"] = "no targets (name one with --target to train a predictor)"
+        info["no_targets"] = NO_TARGETS if table.kind == "fasta" else (
+            "the table has no target column: name one with --target to train a predictor")
     else:
         task, y, names = parse_targets(table, cfg.task, cfg.log_target)
         target_names = names if task == "regression" else list(table.target_names)
@@ -575,9 +665,6 @@ def load_sequence_file(cfg: DataConfig) -> Dataset:
         info["duplicated sequences"] = (
             f"{report['n_duplicated_sequences']} sequences occur more than once ({shown})"
         )
-    split = cfg.split
-    if split == "random" and task in ("binary", "multiclass"):
-        split = "stratified"
     return build_sequence_dataset(
         Path(cfg.name).name,
         x,
@@ -589,7 +676,78 @@ def load_sequence_file(cfg: DataConfig) -> Dataset:
         sequences=table.sequences,
         ids=table.ids,
         groups=table.groups,
-        split=split,
+        split=_user_split(cfg, task),
+        info=info,
+        test_size=0.2,
+        val_size=0.1,
+        assigned=table.splits,
+    )
+
+
+def _class_name(path: Path) -> str:
+    """A FASTA file's class: its name without .gz and the FASTA extension (``strong.promoters.fa.gz`` ->
+    ``strong.promoters``)."""
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    stem, dot, suffix = name.rpartition(".")
+    return stem if dot and f".{suffix.lower()}" in FASTA_SUFFIXES and stem else name
+
+
+def load_fasta_per_class(cfg: DataConfig, paths: list[Path]) -> Dataset:
+    """One FASTA file per class (``--data positives.fa,negatives.fa``) as a classification data set.
+
+    The classes are the file names without their extensions, in the order given: label 0 is the first
+    file. Two files make a binary task (sigmoid output; the second file is the positive class, label 1).
+    """
+    for option, value in (("--seq-col", cfg.seq_col), ("--target", cfg.target), ("--sheet", cfg.sheet),
+                          ("--split-col", cfg.split_col), ("--id-col", cfg.id_col), ("--group-col", cfg.group_col)):
+        if value:
+            raise SynbiolabError(f"{option} names a column (or sheet) of a table; with one FASTA file per class the "
+                                 "class is the file")
+    names = [_class_name(path) for path in paths]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise SynbiolabError(f"{paths[i]}: two files give the class name '{name}'; rename one (the class is the "
+                                 "file name)")
+    if len(paths) < 2:
+        raise SynbiolabError("one FASTA file per class: give at least two files joined by commas")
+    organism = parse_organism(cfg.organism)
+    tables = [read_fasta(path) for path in paths]
+    sequences = [seq for t in tables for seq in t.sequences]
+    length = cfg.length or max(len(seq) for seq in sequences)
+    check_encoded_size(len(sequences), len(ALPHABETS.get(cfg.alphabet, "ACGT")), length, ",".join(map(str, paths)))
+    encoded = [encode_table(t, cfg.alphabet, cfg.strict, length, cfg.pad) for t in tables]
+    x = np.concatenate([e[0] for e in encoded])
+    mask = np.concatenate([e[1] for e in encoded])
+    y = np.concatenate([np.full(len(t), label, np.int64) for label, t in enumerate(tables)])
+    ids = [f"{names[label]}:{seq_id}" for label, t in enumerate(tables) for seq_id in t.ids]
+    counts = ", ".join(f"{name} {len(t):,}" for name, t in zip(names, tables, strict=True))
+    info = {
+        **organism,
+        "source": f"one FASTA file per class: {counts} sequences",
+        "classes": "the file names, in the order given" + ("; the second file is the positive class (label 1)"
+                                                           if len(paths) == 2 else ""),
+        **_encoding_notes(sequences, x, mask, cfg, length, ",".join(p.name for p in paths)),
+    }
+    upper = [seq.upper().replace("U", "T") for seq in sequences]
+    label_sets: dict[str, set] = {}
+    for seq, label in zip(upper, y, strict=True):
+        label_sets.setdefault(seq, set()).add(int(label))
+    conflicting = sum(1 for labels in label_sets.values() if len(labels) > 1)
+    if conflicting:
+        info["conflicts"] = (f"{conflicting} sequence(s) occur in more than one class file; each copy keeps its "
+                             "file's class and all copies sit in one split")
+    task = "binary" if len(paths) == 2 else "multiclass"
+    return build_sequence_dataset(
+        ",".join(p.name for p in paths),
+        x,
+        y,
+        task,
+        cfg,
+        names,
+        None,
+        sequences=upper,
+        ids=ids,
+        split=_user_split(cfg, task),
         info=info,
         test_size=0.2,
         val_size=0.1,
@@ -614,9 +772,6 @@ register_dataset(
     "rbs_1014ic",
     _load_rbs_1014ic,
     "1,014 mRNAs, 5' UTR + CDS start, log10 protein expression, 13 studies (regression, grouped)",
-)
-register_dataset(
-    "file", load_sequence_file, "a FASTA/CSV/TSV file of sequences (--data my.csv --seq-col ...)"
 )
 
 
