@@ -225,7 +225,8 @@ def compare_pipelines(
                 _say(verbose, f"train size {n_train}: training the CNN on the spot")
                 where = Path("cnn") / f"train{n_train}"
                 cnn_trained = train_recipe_cnn(dataset, data_config, folder / where,
-                                               epochs=cnn_epochs or epochs_for_cnn(n_train, data), seed=seed)
+                                               epochs=cnn_epochs or epochs_for_cnn(n_train, data), seed=seed,
+                                               train_eval_size=2000)
                 store.model = cnn_trained.load_model()
                 cnn_seconds = float(cnn_trained.metrics["train_seconds"])
                 notes.append(f"train size {n_train}: CNN trained on the spot ({where}, {cnn_seconds:.1f} s)")

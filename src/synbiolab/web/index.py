@@ -382,7 +382,10 @@ def summarise(entry: Entry) -> dict:
         row.update({"status": "finished" if cv else "running", "data": cv.get("data"), "model": cv.get("model"),
                     "task": cv.get("task"), "folds": cv.get("folds")})
     elif kind == "compare":
-        settings = config.get("compare", {}) if isinstance(config.get("compare"), dict) else {}
+        # compare.json since the folder marker; config.json {"compare": ...} in older folders
+        settings = read_json(path / "compare.json") or (config.get("compare") if isinstance(config.get("compare"),
+                                                                                           dict) else {})
+        settings = settings if isinstance(settings, dict) else {}
         done = (path / "results.json").is_file()
         row.update({"status": "finished" if done else "running", "data": settings.get("data"), "model": "pipelines"})
     else:
