@@ -44,3 +44,17 @@ lint: install
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# The course (docs/): theory pages and the tutorials, executed, built into docs/_build/html/index.html.
+# Warnings fail the build, and so does a tutorial whose headline check fails; then the built pages are
+# scanned for resources from other hosts.
+DOCS_STAMP := $(VENV)/.installed-docs
+.PHONY: docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	SYNBIOLAB_DATA=$(DATA) MPLBACKEND=Agg $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	SYNBIOLAB_DATA=$(DATA) $(BIN)/pytest -q -p no:cacheprovider tests/test_docs.py
