@@ -251,6 +251,33 @@ def test_emnist_archive_is_fetched_and_its_digits_extracted(tmp_path, server, mo
     assert all(p.read_bytes() == (source / p.name).read_bytes() for p in paths.values())
 
 
+def test_sequence_sets_download_through_pooch_into_the_cache(tmp_path, server, monkeypatch):
+    import synbiolab.data.synbio as synbio
+
+    monkeypatch.delenv("SYNBIOLAB_DATA", raising=False)
+    rng = np.random.default_rng(8)
+    lines = [f"{'+' if i % 2 else '-'},P{i},\t\t{''.join(rng.choice(list('acgt'), 57))}" for i in range(40)]
+    body = ("\n".join(lines) + "\n").encode()
+    server.files["/uci/promoters.data"] = body
+    entry = synbio.FILES["uci_promoters"]
+    monkeypatch.setitem(synbio.FILES, "uci_promoters", replace(
+        entry, sha256=hashlib.sha256(body).hexdigest(),
+        urls=(server.url + "/gone/promoters.data", server.url + "/uci/promoters.data")))
+    ds = load_dataset("uci_promoters")
+    cached = images.cache_dir() / "synbio" / entry.path
+    assert cached.read_bytes() == body and len(ds.train) + len(ds.val) + len(ds.test) == 40
+    assert server.hits == {"/gone/promoters.data": 1, "/uci/promoters.data": 1}
+    load_dataset("uci_promoters")  # read from the cache, checked, not fetched again
+    assert server.hits["/uci/promoters.data"] == 1
+    server.files["/uci/promoters.data"] = body.replace(b"+", b"-", 1)  # the source changed: refused
+    cached.unlink()
+    with pytest.raises(SynbiolabError, match=r"uci_promoters/promoters.data not found .*download failed: "
+                                             r"uci_promoters: promoters.data could not be downloaded .*checksum "
+                                             r"mismatch"):
+        load_dataset("uci_promoters")
+    assert not cached.exists()
+
+
 def test_offline_named_set_names_where_to_put_the_files(monkeypatch, cli, tmp_path):
     monkeypatch.delenv("SYNBIOLAB_DATA", raising=False)
     monkeypatch.setattr(images, "FASHION_MNIST", replace(FASHION_MNIST, mirrors=("file:///nonexistent/",)))
@@ -570,7 +597,8 @@ def test_organism_of_user_files_and_named_sets(tmp_path):
         ds = load_dataset(name)
         assert (ds.info["organism"], ds.info["organism_group"]) == (organism, group)
     rbs = load_dataset("rbs_1014ic")
-    assert rbs.info["organism_group"] == "bacteria" and rbs.info["organism"].startswith("Escherichia coli (")
+    assert rbs.info["organism_group"] == "bacteria"
+    assert rbs.info["organism"].startswith("Escherichia coli in 759 of 1,008 rows; also Bacteroides thetaiotaomicron")
 
 
 def test_cli_data_info_and_list_show_the_new_inputs(tmp_path, cli):

@@ -214,13 +214,11 @@ def data_info(name: str = typer.Argument(..., help="a data set name, file or fol
         _echo("training label balance: " + ", ".join(
             f"{c} {n} ({n / total:.1%})" for c, n in zip(ds.class_names, counts, strict=True)))
     for key, value in ds.info.items():
-        if key in ("normalisation", "no_targets", "organism_group"):
+        if key in ("normalisation", "no_targets", "organism_group", "warnings"):  # warnings: printed as loaded
             continue
         if key == "organism":
             group = ds.info.get("organism_group", "unknown")
             value = value if group in (value, "none") else f"{value} ({group})"
-        if key == "warnings":
-            value = "; ".join(value)
         _echo(f"{key}: {value}")
 
 

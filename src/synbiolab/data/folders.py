@@ -142,7 +142,7 @@ def load_idx_folder(cfg: DataConfig, folder: Path) -> Dataset:
     x_pool, y_pool = arrays["train_images"], arrays["train_labels"].astype(np.int64)
     if "test_images" in arrays:
         x_test, y_test = arrays["test_images"], arrays["test_labels"].astype(np.int64)
-        test_note = f"test split: {found['test_images'].name}"
+        test_note = f"the t10k files ({found['test_images'].name}, {found['test_labels'].name})"
     else:
         test_size = cfg.test_size if cfg.test_size is not None else 0.2
         pool_idx, test_idx = stratified_split(y_pool, test_size, seed=cfg.seed, what="test_size")

@@ -531,9 +531,9 @@ def _rbs_organisms(organisms: list[str]) -> str:
         return "bacteria"
     ranked = species.most_common()
     top, n = ranked[0]
-    text = f"{top} ({n} of {len(organisms)} rows)"
+    text = f"{top} in {n:,} of {len(organisms):,} rows"
     if len(ranked) > 1:
-        text += f" and {len(ranked) - 1} other bacteria ({', '.join(name for name, _ in ranked[1:])})"
+        text += f"; also {', '.join(name for name, _ in ranked[1:])}"
     return text
 
 
