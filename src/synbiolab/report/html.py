@@ -74,7 +74,8 @@ def save_figure(fig, folder: str | Path, name: str, dpi: int = 110) -> Markup:
     return img_tag(data, name)
 
 
-def write_page(path: str | Path, title: str, sections: list, heading: str | None = None) -> Path:
+def write_page(path: str | Path, title: str, sections: list, heading: str | None = None,
+               contents: bool = False) -> Path:
     """Write a whole page: `sections` (HTML fragments; None entries are skipped) in the base template.
 
     Args:
@@ -82,13 +83,14 @@ def write_page(path: str | Path, title: str, sections: list, heading: str | None
         title: the page's title.
         sections: (name, fragment) pairs or bare fragments, in order.
         heading: the <h1> (default: the title).
+        contents: show a line of links to the named sections under the heading (for long pages).
     """
     items = []
     for i, item in enumerate(sections):
         name, fragment = item if isinstance(item, tuple) else (f"section-{i + 1}", item)
         if fragment:
-            items.append({"name": name, "html": Markup(fragment)})
-    page = render("base.html", title=title, heading=heading or title, sections=items)
+            items.append({"name": name, "label": name.replace("_", " "), "html": Markup(fragment)})
+    page = render("base.html", title=title, heading=heading or title, sections=items, contents=contents)
     path = Path(path)
     atomic_write_text(path, page)
     return path

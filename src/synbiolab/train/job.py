@@ -10,19 +10,27 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from ..classical import kmer_baseline
 from ..config import Config, GanConfig, TrainConfig, default_config, set_value
 from ..data import Dataset, Split, load_dataset
 from ..data.generative import prepare_gan_data, to_data_space
+from ..diagnose.noise import estimate_label_noise, is_cheap
+from ..diagnose.rules import baseline_loss
 from ..errors import SynbiolabError, TrainingDiverged
-from ..evaluate import evaluate
+from ..evaluate import evaluate, predict, predictions, ranking_metrics, task_metrics
 from ..evaluate.gan_quality import ImageQuality, SequenceQuality, load_judge
 from ..generate import balanced_labels, generate, to_strings
 from ..io import atomic_write_json, atomic_write_text
 from ..models import MODELS, build_model, count_parameters, is_gan
-from ..report import write_report
-from ..report.sections.gan import summary_line, write_gan_report
+from ..report import write_gan_report, write_report
+from ..report.figures import misclassified_figure
+from ..report.html import save_figure
+from ..report.outputs import PREDICTIONS, prediction_frame, sequence_letters
+from ..report.sections.gan import summary_line
+from ..report.sections.interpret import BASELINE_METHOD, PREPARATION_KEYS
 from ..runs import Run, default_run_name, open_run, reopen_folder, save_model, start_folder, versions
 from .fit_gan import fit_gan
 from .loop import FitResult, fit, train_eval_subset
@@ -100,16 +108,23 @@ def _train_into(config: Config, run_dir: Path, dist, resume: bool, verbose: bool
 
 
 def finish_run(run_dir: Path, result: FitResult, ds, config: Config, verbose: bool = True) -> None:
-    """Evaluate the best weights on train, validation and (once) test; write metrics, model and report."""
+    """Measure the kept weights on every split (the test split once) and save what every later verb reads.
+
+    Writes metrics.json (the numbers per split, the test split's ranking metrics, the facts ``diagnose`` needs
+    and the parameters per layer), model.safetensors with model.json, predictions.csv (the test outputs),
+    figures/misclassified.png (image classification), then the report. Reports and diagnoses read these
+    files instead of loading the data set or rebuilding the model again.
+    """
     model = result.model
     train_eval = train_eval_subset(ds.train, config.train.train_eval_size, config.train.seed)
+    test, test_outputs = _measure(model, ds.test, ds.task)  # the only time the test split is touched
     metrics = {
         "status": "finished",
         "task": ds.task,
         "metric_name": "accuracy" if ds.task != "regression" else "pearson_r",
-        "train": evaluate(model, train_eval, ds.task),
-        "val": evaluate(model, ds.val, ds.task),
-        "test": evaluate(model, ds.test, ds.task),  # the only time the test split is touched
+        "train": _measure(model, train_eval, ds.task)[0],
+        "val": _measure(model, ds.val, ds.task)[0],
+        "test": test,
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
@@ -118,12 +133,20 @@ def finish_run(run_dir: Path, result: FitResult, ds, config: Config, verbose: bo
         "n_train": len(ds.train),
         "majority_error": ds.majority_error(),
         "dataset": ds.summary(),
+        **_diagnosis_facts(ds, config),
+        "layers": _layers(model),
+        "model_text": str(model),
     }
+    baseline = _sequence_baseline(ds) if ds.kind == "sequence" else None
+    if baseline is not None:
+        metrics["baseline"] = {"method": BASELINE_METHOD, **ranking_metrics(ds.task, baseline, ds.test.y)}
+        metrics["data_info"] = {k: str(v) for k, v in ds.info.items() if k in PREPARATION_KEYS}
     atomic_write_json(run_dir / "metrics.json", metrics)
     save_model(run_dir, model, config.model.name, config.model.params,
                {"input_shape": list(ds.input_shape), "n_outputs": ds.n_outputs, "task": ds.task,
-                "class_names": ds.class_names, "data": ds.name, "kind": ds.kind,
+                "class_names": ds.class_names, "target_names": ds.target_names, "data": ds.name, "kind": ds.kind,
                 "normalisation": ds.info.get("normalisation")})
+    _save_test_outputs(run_dir, ds, test_outputs, baseline)
     _try_report(run_dir)
     if verbose:
         t = metrics["test"]
@@ -132,6 +155,175 @@ def finish_run(run_dir: Path, result: FitResult, ds, config: Config, verbose: bo
         console.print(f"test {what}; best epoch {result.best_epoch}/{len(result.history)}; "
                       f"{result.train_seconds:.1f}s of training")
         console.print(f"report: {run_dir / 'report.html'}")
+
+
+def _measure(model, split, task: str) -> tuple[dict, torch.Tensor]:
+    """What ``evaluate`` measures (loss, metric, error, n) plus the ranking metrics of the task (AUROC and AUPRC;
+    Spearman rho), and the outputs they came from."""
+    outputs = predict(model, split.x)
+    return {**task_metrics(task, outputs, split.y), "n": len(split), **ranking_metrics(task, outputs, split.y)}, outputs
+
+
+def _diagnosis_facts(ds, config: Config) -> dict:
+    """What ``diagnose`` needs to know besides the history, saved so that it never reloads the data set."""
+    labels = ds.train.y.numpy()
+    available = len(ds.train)
+    if config.data.train_size is not None:
+        # The training pool before --train-size subsampled it: "more data" is offered only when there is more.
+        try:
+            available = len(load_dataset(config.data, train_size=None).train)
+        except SynbiolabError:
+            available = None  # a data set passed in that its config cannot reload: diagnose says it is unknown
+    noise = None
+    if ds.task != "regression" and is_cheap(len(ds.train), int(np.prod(ds.input_shape))):
+        noise = estimate_label_noise(ds.train.x.numpy(), labels.astype(int),
+                                     n_classes=len(ds.class_names) if ds.task == "multiclass" else 2)
+    return {"n_train_available": available, "baseline_loss": baseline_loss(ds.task, labels),
+            "n_classes": len(ds.class_names) if ds.class_names else None,
+            # None: not measured at the end of training (inputs too large to be cheap, or regression)
+            "label_noise": noise}
+
+
+def _layers(model: torch.nn.Module) -> list[dict]:
+    """Trainable parameters per layer, for the report's model section."""
+    rows = []
+    for name, module in model.named_modules():
+        count = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+        if count:
+            rows.append({"layer": name or "(model)", "type": type(module).__name__, "parameters": count})
+    return rows
+
+
+def _sequence_baseline(ds):
+    """The k-mer linear baseline's test outputs, fitted on the training and validation splits (None: no DNA)."""
+    if ds.input_shape[0] != 4:
+        return None
+    train_x = torch.cat([ds.train.x, ds.val.x]).numpy()
+    train_y = torch.cat([ds.train.y, ds.val.y]).numpy()
+    return kmer_baseline(train_x, train_y, ds.test.x.numpy(), ds.task)
+
+
+def _save_test_outputs(run_dir: Path, ds, outputs: torch.Tensor, baseline) -> None:
+    """predictions.csv of the test split, and the first 32 misclassified test images drawn as a PNG."""
+    dna = ds.kind == "sequence" and ds.input_shape[0] == 4
+    sequences = [sequence_letters(x) for x in ds.test.x.numpy()] if dna else None
+    frame = prediction_frame(ds.task, ds.test.ids, ds.test.y.numpy(), outputs, ds.class_names, ds.target_names,
+                             sequences, baseline if ds.task == "regression" else None)
+    atomic_write_text(run_dir / PREDICTIONS, frame.to_csv(index=False, float_format="%.6g"))
+    if ds.kind != "image" or ds.task == "regression":
+        return
+    predicted = predictions(ds.task, outputs).reshape(-1)
+    wrong_mask = predicted != ds.test.y.long().reshape(-1)
+    wrong = torch.nonzero(wrong_mask).flatten()[:32]
+    if not len(wrong):
+        return
+    norm = ds.info.get("normalisation") or {"mean": 0.0, "std": 1.0}
+    images = (ds.test.x[wrong, 0] * norm["std"] + norm["mean"]).numpy()
+    names = ds.class_names
+    figure = misclassified_figure(images, [names[int(ds.test.y[i])] for i in wrong],
+                                  [names[int(predicted[i])] for i in wrong], int(wrong_mask.sum()), len(predicted))
+    save_figure(figure, run_dir, "misclassified")
+
+
+# --- resuming: what a checkpoint can continue with
+
+# Settings a resumed run may change: they decide how long it goes on or where it runs, not what the checkpoint
+# already learned. Anything else (the learning rate, the model, the data) would make a run that no single
+# setting describes, so it is refused.
+RESUMABLE = {
+    "train": ("train.epochs", "train.patience", "train.progress", "train.device", "data.data_dir"),
+    "gan": ("train.epochs", "train.progress", "train.device", "data.data_dir", "gan.time_limit"),
+}
+
+
+def _flat(config: Config) -> dict:
+    d = config.to_dict()
+    flat = {f"{section}.{key}": value for section in ("data", "train", "gan")
+            for key, value in d.get(section, {}).items()}
+    flat["model.name"] = d["model"]["name"]
+    flat.update({f"model.{key}": value for key, value in d["model"]["params"].items()})
+    return flat
+
+
+def _require_config(run: Run) -> None:
+    if not (run.path / "config.json").is_file():
+        raise SynbiolabError(f"{run.path}: has no config.json (it was stopped before training began); start it "
+                             "again with --out and --overwrite")
+
+
+def resume_changes(run: Run, config: Config, options: dict | None, sets: list[str] | None, verbose: bool = True,
+                   write: bool = True) -> Config:
+    """Apply the options given with ``--resume``: what is safe is applied and said in one line, the rest refused.
+
+    More epochs continue the run where its checkpoint stopped (not with a schedule planned over the old number
+    of epochs: that schedule has already decayed); fewer than the epochs already trained are refused.
+
+    Returns:
+        The config to continue with (written to config.json when it changed).
+    """
+    import copy
+    import json
+
+    from ..config import apply_overrides
+
+    kind = run.kind
+    changed_config = copy.deepcopy(config)
+    sources = {}
+    for key, value in (options or {}).items():
+        if value is not None:
+            source = "--" + key.split(".", 1)[1].replace("_", "-")
+            set_value(changed_config, key, value, source=source)
+            sources[key] = source
+    apply_overrides(changed_config, sets)
+    before, after = _flat(config), _flat(changed_config)
+    changed = [k for k in after if after[k] != before.get(k)] + [k for k in before if k not in after]
+    if not changed:
+        return config
+    verb = "gan" if kind == "gan" else "train"
+    for key in changed:
+        if key not in RESUMABLE[kind]:
+            raise SynbiolabError(
+                f"{verb} --resume: {sources.get(key, '--set')} {key}={after.get(key)!r} cannot change a run that is "
+                f"resumed (it was trained with {key}={before.get(key)!r}); on resume only "
+                f"{', '.join(RESUMABLE[kind])} may change; start a new run with --out for other settings")
+    notes = []
+    if "train.epochs" in changed:
+        old, new = config.train.epochs, changed_config.train.epochs
+        done = _epochs_done(run)
+        if new < done:
+            raise SynbiolabError(f"{verb} --resume: train.epochs={new} is fewer than the {done} epochs this run has "
+                                 "already trained; give at least that many")
+        if config.train.schedule != "none":
+            raise SynbiolabError(
+                f"{verb} --resume: train.epochs cannot change for a run with train.schedule={config.train.schedule}: "
+                f"its learning rate was planned over {old} epochs; start a new run with --epochs {new}")
+        notes.append(f"train.epochs {old} -> {new}" + (f" ({new - old} more)" if new > old else ""))
+    notes += [f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in changed if k != "train.epochs"]
+    if verbose:
+        console.print(f"resuming {run.path} with " + "; ".join(notes))
+    if write:
+        raw = json.loads((run.path / "config.json").read_text())
+        meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+        resumed = [*meta.get("resumed", []), {"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": notes}]
+        atomic_write_json(run.path / "config.json", {**changed_config.to_dict(), "meta": {**meta, "resumed": resumed}})
+    return changed_config
+
+
+def _epochs_done(run: Run) -> int:
+    """Epochs the run folder's history holds (0 before the first one ended)."""
+    path = run.path / "history.csv"
+    if not path.is_file():
+        return 0
+    lines = [line for line in path.read_text(errors="replace").splitlines()[1:] if line.strip()]
+    return len(lines)
+
+
+def _kept(run_dir: Path, verb: str) -> str:
+    """What a run folder keeps after a write failed, and how to go on once the folder can be written."""
+    if (run_dir / "checkpoint" / "state.pt").is_file():
+        return f"the run keeps its last checkpoint: continue with synbiolab {verb} --resume {run_dir} once the " \
+            "folder can be written"
+    return "no checkpoint was written yet"
 
 
 def _try_report(run_dir: Path) -> None:

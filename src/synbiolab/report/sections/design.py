@@ -1,27 +1,18 @@
-"""The report of a design folder: predicted strength of the designs against natural and measured promoters."""
+"""The page of a design folder (design.html): predicted strength of the designs against natural and measured
+promoters, the designs, the settings."""
 
 from __future__ import annotations
 
-import html
 import json
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ...io import atomic_write_text
-from ..run import STYLE, save_figure, table
+from ..html import render, save_figure, table, write_page
 
 
-def write_design_report(out, summary: dict, records: list, predicted, natural_predicted) -> None:
-    refined = f", {summary['refine_steps']} gradient steps in latent space" if summary["refine_steps"] else ""
-    parts = [
-        "<h1>Promoter designs</h1>",
-        f"<p>{summary['top']} designs chosen from {summary['n_sampled']:,} sequences sampled from "
-        f"<code>{html.escape(summary['generator'])}</code> and scored by <code>"
-        f"{html.escape(summary['predictor'])}</code>; target <b>{html.escape(str(summary['target']))}</b>"
-        f"{refined}"
-        ".</p>",
-    ]
+def section_design(out, summary: dict, records: list, predicted, natural_predicted):
+    """The design page's one section: histograms, the sets compared, the measured promoters, the designs."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     bins = np.linspace(min(predicted.min(), natural_predicted.min()), max(predicted.max(), natural_predicted.max()), 40)
     ax.hist(natural_predicted, bins, density=True, alpha=0.5, label="held-out natural promoters")
@@ -30,33 +21,26 @@ def write_design_report(out, summary: dict, records: list, predicted, natural_pr
     ax.set_xlabel("predicted expression (predictor's units)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    parts.append(save_figure(fig, out, "design_predictions"))
-    rows = [
-        {"set": "designs", **summary["designs"]},
-        {"set": "held-out natural", **summary["natural_heldout"]},
-    ]
-    parts.append(table(rows))
     measured = summary["measured_94"]
     if measured:
-        fig, ax = plt.subplots(figsize=(4.5, 4))
+        fig_measured, ax = plt.subplots(figsize=(4.5, 4))
         ax.scatter(measured["measured_log10"], measured["predicted"], s=12)
         ax.set_xlabel("measured activity (log10)")
         ax.set_ylabel("predicted")
         ax.set_title(f"{measured['n']} measured promoters: r = {measured['pearson_r']:.2f}", fontsize=10)
-        fig.tight_layout()
-        parts.append("<h2>How far can the predictor be trusted?</h2>" + save_figure(fig, out, "design_measured"))
-        parts.append(
-            f"<p>On the {measured['n']} promoters measured in vivo by Wang et al. (2020), the "
-            f"predictor's scores correlate with the measured activity at Pearson r = "
-            f"{measured['pearson_r']:.3f} (Spearman rho = {measured['spearman_rho']:.3f}). The "
-            "constructs carry a 5-nt cloning overhang (AATTC), removed before scoring, and are fitted "
-            "to the predictor's length as its training data were. A weak correlation here means the "
-            "ranking of designs is a hypothesis to test, not a result.</p>"
-        )
-    parts.append("<h2>Designs</h2>" + table(records[:100]))
-    parts.append(f"<h2>Settings</h2><pre>{html.escape(json.dumps(summary, indent=2)[:4000])}</pre>")
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>synbiolab designs</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
-    )
-    atomic_write_text(out / "design.html", page)
+        fig_measured.tight_layout()
+        measured = {**measured, "figure": save_figure(fig_measured, out, "design_measured")}
+    rows = [{"set": "designs", **summary["designs"]}, {"set": "held-out natural", **summary["natural_heldout"]}]
+    # The settings are long (every measured promoter's score): the first 4,000 characters say what was run.
+    return render("sections/design.html", top=summary["top"], n_sampled=summary["n_sampled"],
+                  generator=summary["generator"], predictor=summary["predictor"], target=str(summary["target"]),
+                  refine_steps=summary["refine_steps"], histogram=save_figure(fig, out, "design_predictions"),
+                  sets=table(rows), measured=measured or None, designs=table(records[:100]),
+                  settings=json.dumps(summary, indent=2)[:4000])
+
+
+def write_design_report(out, summary: dict, records: list, predicted, natural_predicted) -> None:
+    """Write design.html in the design folder `out`."""
+    write_page(out / "design.html", "synbiolab designs",
+               [("design", section_design(out, summary, records, predicted, natural_predicted))],
+               heading="Promoter designs")

@@ -1,18 +1,23 @@
-"""The report of a GAN run: losses and quality over epochs, samples, and the final quality numbers."""
+"""The sections of a GAN run's report: losses and quality over epochs, samples, the final quality numbers.
+
+They read what ``synbiolab gan`` wrote (metrics.json, history.csv, figures/samples_epoch_*.png); the latent
+interpolation is drawn from the saved generator. ``GAN_SECTIONS`` is the report's list, in order.
+"""
 
 from __future__ import annotations
 
-import html
 import json
 
 import matplotlib.pyplot as plt
 import numpy as np
+from markupsafe import Markup
+from matplotlib.ticker import MaxNLocator
 
 from ...evaluate.gan_quality import SEQUENCE_QUALITY_KEYS
 from ...generate import image_grid, interpolate_latent, load_gan, save_png
-from ...io import atomic_write_text
 from ...runs import subfolder
-from ..run import STYLE, img_tag, save_figure, table
+from ..html import img_tag, render, save_figure, table
+from .config import section_config
 
 
 def summary_line(metrics: dict) -> str:
@@ -39,6 +44,11 @@ def summary_line(metrics: dict) -> str:
     )
 
 
+def _metrics(run) -> dict | None:
+    path = run.path / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _curves_figure(history, columns: list[tuple[str, str]], title: str, references=()):
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for column, label in columns:
@@ -48,6 +58,7 @@ def _curves_figure(history, columns: list[tuple[str, str]], title: str, referenc
         if column in history:
             ax.plot(history["epoch"], history[column], "--", color="grey", label=label)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -73,137 +84,92 @@ def _bar_figure(counts_a: dict, counts_b: dict, labels: tuple[str, str], title: 
     return fig
 
 
-def write_gan_report(run) -> None:
-    """report.html of a GAN run: losses, quality per epoch, samples over epochs, final numbers, config."""
-    parts = [f"<h1>GAN run {html.escape(run.name)}</h1>"]
-    cfg = run.raw_config
-    parts.append(
-        f"<p>data <b>{html.escape(cfg['data']['name'])}</b>, model <b>{html.escape(cfg['model']['name'])}"
-        f"</b>, loss <b>{html.escape(cfg['gan']['loss'])}</b> ({cfg['gan']['n_critic']} discriminator "
-        f"update(s) per generator update).</p>"
-    )
-    metrics = json.loads((run.path / "metrics.json").read_text()) if (run.path / "metrics.json").is_file() else None
-    if metrics:
-        parts.append(
-            f"<p><b>{html.escape(summary_line(metrics))}</b>. {metrics['epochs_run']} epochs, "
-            f"{metrics['train_seconds']:.1f} s of training ({metrics['seconds_per_epoch']:.1f} s per epoch "
-            f"on {html.escape(metrics['device'])}).</p>"
-        )
-    else:
-        parts.append(
-            "<p>Training has not finished: continue with <code>synbiolab gan --resume "
-            f"{html.escape(str(run.path))}</code>.</p>"
-        )
-    history = run.history if (run.path / "history.csv").is_file() else None
-    if history is not None and len(history):
-        parts.append("<h2>Losses</h2>")
-        parts.append(
-            save_figure(
-                _curves_figure(
-                    history,
-                    [("discriminator_loss", "discriminator"), ("generator_loss", "generator")],
-                    "losses per epoch",
-                ),
-                run,
-                "gan_losses",
-            )
-        )
-        parts.append(
-            "<p>GAN losses do not fall the way a classifier's do: the two networks play against each "
-            "other, so the quality numbers below, not the losses, tell whether samples improve.</p>"
-        )
-        parts.append("<h2>Quality per epoch</h2>")
-        if "frechet" in history:
-            parts.append(
-                save_figure(
-                    _curves_figure(
-                        history,
-                        [("frechet", "generated vs real")],
-                        "Frechet distance of judge features",
-                        [("frechet_floor", "floor: real vs real")],
-                    ),
-                    run,
-                    "gan_frechet",
-                )
-            )
-        if "kmer_r" in history:
-            parts.append(
-                save_figure(
-                    _curves_figure(
-                        history,
-                        [
-                            ("kmer_r", "6-mer r, generated"),
-                            ("rate_10", "-10 box rate"),
-                            ("rate_35", "-35 box rate"),
-                        ],
-                        "sequence statistics",
-                        [
-                            ("kmer_r_ceiling", "6-mer r ceiling"),
-                            ("natural_rate_10", "natural -10"),
-                            ("natural_rate_35", "natural -35"),
-                        ],
-                    ),
-                    run,
-                    "gan_sequence_quality",
-                )
-            )
-        parts.append(table(history.round(4).to_dict("records")))
+# --- the sections
 
+
+def section_gan_summary(run) -> Markup:
+    cfg, metrics = run.raw_config, _metrics(run)
+    context = {"data": cfg["data"]["name"], "model": cfg["model"]["name"], "loss": cfg["gan"]["loss"],
+               "n_critic": cfg["gan"]["n_critic"], "finished": bool(metrics), "path": str(run.path)}
+    if metrics:
+        context.update(summary=summary_line(metrics), epochs_run=metrics["epochs_run"],
+                       train_seconds=metrics["train_seconds"], seconds_per_epoch=metrics["seconds_per_epoch"],
+                       device=metrics["device"], n_samples=metrics["final"]["n_samples"])
+    return render("sections/gan_summary.html", **context)
+
+
+def section_gan_curves(run) -> Markup | None:
+    if not (run.path / "history.csv").is_file():
+        return None
+    history = run.history
+    if not len(history):
+        return None
+    losses = save_figure(_curves_figure(history, [("discriminator_loss", "discriminator"),
+                                                  ("generator_loss", "generator")], "losses per epoch"),
+                         run, "gan_losses")
+    quality = []
+    if "frechet" in history:
+        quality.append(save_figure(_curves_figure(history, [("frechet", "generated vs real")],
+                                                  "Frechet distance of judge features",
+                                                  [("frechet_floor", "floor: real vs real")]), run, "gan_frechet"))
+    if "kmer_r" in history:
+        quality.append(save_figure(_curves_figure(
+            history, [("kmer_r", "6-mer r, generated"), ("rate_10", "-10 box rate"), ("rate_35", "-35 box rate")],
+            "sequence statistics", [("kmer_r_ceiling", "6-mer r ceiling"), ("natural_rate_10", "natural -10"),
+                                    ("natural_rate_35", "natural -35")]), run, "gan_sequence_quality"))
+    return render("sections/gan_curves.html", losses=losses, quality=quality,
+                  history=table(history.round(4).to_dict("records")))
+
+
+def section_gan_samples(run) -> Markup | None:
     figures = subfolder(run.path, "figures")
     epochs = sorted(figures.glob("samples_epoch_*.png"))
-    if epochs:
-        parts.append("<h2>The same latent vectors, epoch by epoch</h2>")
-        shown = epochs if len(epochs) <= 6 else [epochs[int(i)] for i in np.linspace(0, len(epochs) - 1, 6)]
-        for path in shown:
-            parts.append(f"<p>epoch {int(path.stem.split('_')[-1])}</p>" + img_tag(path.read_bytes(), path.stem))
+    # Six epochs spread over the run are enough to see the samples improve; more make the page long.
+    shown = epochs if len(epochs) <= 6 else [epochs[int(i)] for i in np.linspace(0, len(epochs) - 1, 6)]
+    images = [(int(path.stem.split("_")[-1]), img_tag(path.read_bytes(), path.stem)) for path in shown]
     text = figures / "samples_over_epochs.txt"
-    if text.is_file():
-        parts.append("<h2>The same latent vectors, epoch by epoch</h2><pre>" + html.escape(text.read_text()) + "</pre>")
-    if metrics and (run.path / "model.safetensors").is_file():
-        model = load_gan(run)
-        if metrics["data_kind"] == "image":
-            parts.append(
-                "<h2>Latent interpolation</h2><p>Each row walks in a straight line between two random "
-                "latent vectors: a smooth morph means the generator learned a continuous space rather "
-                "than a lookup of training images.</p>"
-            )
-            grid = image_grid(interpolate_latent(model, steps=10, pairs=6), columns=10)
-            save_png(grid, figures / "latent_interpolation.png")
-            parts.append(img_tag((figures / "latent_interpolation.png").read_bytes(), "latent interpolation"))
-            final = metrics["final"]
-            rows = [{"class": c, "fraction of samples": f} for c, f in enumerate(final["class_fractions"])]
-            if "judge_accuracy_per_class" in final:
-                for row, accuracy in zip(rows, final["judge_accuracy_per_class"], strict=True):
-                    row["judge accuracy on requested class"] = accuracy
-            parts.append(
-                f"<h2>Class coverage</h2><p>The judge (test accuracy {final['judge_test_accuracy']:.4f} on "
-                f"real digits) classified {final['n_samples']:,} generated digits:</p>" + table(rows)
-            )
-        else:
-            final = metrics["final"]
-            parts.append("<h2>Sigma-70 boxes, novelty</h2>")
-            figures = [
-                ("spacing_counts", "spacer between -35 and -10 boxes", "nt", "gan_spacing"),
-                ("position_10_counts", "-10 box start", "position", "gan_position_10"),
-            ]
-            for key, title, unit, name in figures:
-                figure = _bar_figure(final["boxes"][key], final["natural_boxes"][key], ("generated", "natural"),
-                                     title, unit)
-                parts.append(save_figure(figure, run, name))
-            parts.append(save_figure(_bar_figure(final["nearest_counts"], final["natural_nearest_counts"],
-                                                 ("generated", "held-out natural"),
-                                                 "Hamming distance to the nearest training sequence", "nt"),
-                                     run, "gan_nearest"))
-            parts.append(table([{"metric": k, "value": final[k]} for k in SEQUENCE_QUALITY_KEYS]))
-            parts.append(
-                f"<p>{final['n_samples']:,} generated sequences against {final['n_heldout']:,} held-out "
-                f"natural promoters the GAN never saw ({final['n_train']:,} in training). Natural "
-                "promoters include duplicates, so even held-out ones can match a training sequence.</p>"
-            )
-    parts.append(f"<h2>Config</h2><pre>{html.escape(json.dumps(cfg, indent=2))}</pre>")
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>synbiolab GAN {html.escape(run.name)}</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
-    )
-    atomic_write_text(run.path / "report.html", page)
+    if not images and not text.is_file():
+        return None
+    return render("sections/gan_samples.html", images=images, text=text.read_text() if text.is_file() else None)
+
+
+def section_gan_final(run) -> Markup | None:
+    """Latent interpolation and class coverage (images), or boxes and novelty (sequences)."""
+    metrics = _metrics(run)
+    if not metrics or not (run.path / "model.safetensors").is_file():
+        return None
+    final = metrics["final"]
+    if metrics["data_kind"] == "image":
+        figures = subfolder(run.path, "figures")
+        grid = image_grid(interpolate_latent(load_gan(run), steps=10, pairs=6), columns=10)
+        save_png(grid, figures / "latent_interpolation.png")
+        rows = [{"class": c, "fraction of samples": f} for c, f in enumerate(final["class_fractions"])]
+        for row, accuracy in zip(rows, final.get("judge_accuracy_per_class", []), strict=False):
+            row["judge accuracy on requested class"] = accuracy
+        return render("sections/gan_images.html", coverage=table(rows), n_samples=final["n_samples"],
+                      judge_accuracy=final["judge_test_accuracy"],
+                      interpolation=img_tag((figures / "latent_interpolation.png").read_bytes(),
+                                            "latent interpolation"))
+    figures = []
+    for key, title, unit, name in (("spacing_counts", "spacer between -35 and -10 boxes", "nt", "gan_spacing"),
+                                   ("position_10_counts", "-10 box start", "position", "gan_position_10")):
+        figure = _bar_figure(final["boxes"][key], final["natural_boxes"][key], ("generated", "natural"), title, unit)
+        figures.append(save_figure(figure, run, name))
+    figures.append(save_figure(_bar_figure(final["nearest_counts"], final["natural_nearest_counts"],
+                                           ("generated", "held-out natural"),
+                                           "Hamming distance to the nearest training sequence", "nt"),
+                               run, "gan_nearest"))
+    return render("sections/gan_sequences.html", figures=figures, n_samples=final["n_samples"],
+                  n_heldout=final["n_heldout"], n_train=final["n_train"],
+                  quality=table([{"metric": k, "value": final[k]} for k in SEQUENCE_QUALITY_KEYS]))
+
+
+#: The sections of a GAN run's report, in order.
+GAN_SECTIONS = [
+    ("summary", section_gan_summary),
+    ("curves", section_gan_curves),
+    ("samples", section_gan_samples),
+    ("final", section_gan_final),
+    ("config", section_config),
+]
+
