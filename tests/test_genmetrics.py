@@ -20,6 +20,7 @@ from synbiolab.evaluate.genmetrics import (
     mean_pairwise_distance,
     nearest_hamming,
     novelty,
+    pack_bases,
     shuffle_sequences,
 )
 
@@ -172,6 +173,42 @@ def test_nearest_hamming_and_novelty_by_hand():
         nearest_hamming(generated, ["AAA"])
 
 
+def brute_force_nearest(query: np.ndarray, reference: np.ndarray) -> list[int]:
+    # the definition, pair by pair: the fewest positions at which a reference sequence differs
+    return [min(int((q != r).sum()) for r in reference) for q in query]
+
+
+@pytest.mark.parametrize("length", [1, 13, 50, 64, 65, 150])
+def test_nearest_hamming_matches_brute_force_on_random_sequences(length):
+    rng = np.random.default_rng(length)
+    reference = rng.integers(0, 4, size=(41, length))
+    query = rng.integers(0, 4, size=(23, length))
+    query[4] = reference[7]  # an exact copy
+    query[9] = reference[2]
+    query[9, 0] = (query[9, 0] + 1) % 4  # one mismatch from a reference sequence
+    expected = brute_force_nearest(query, reference)
+    # chunk sizes that do and do not divide the number of queries give the same answer
+    for chunk_size in (1, 5, 8, 100):
+        assert nearest_hamming(query, reference, chunk_size=chunk_size).tolist() == expected
+    assert expected[4] == 0 and expected[9] <= 1
+
+
+def test_nearest_hamming_without_numpy_bit_count(monkeypatch):
+    # numpy before 2.0 has no bitwise_count: the byte lookup table must give the same distances
+    rng = np.random.default_rng(3)
+    reference, query = rng.integers(0, 4, size=(30, 70)), rng.integers(0, 4, size=(12, 70))
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    assert nearest_hamming(query, reference).tolist() == brute_force_nearest(query, reference)
+
+
+def test_pack_bases_puts_one_bit_per_base_in_each_plane():
+    low, high = pack_bases(as_index_array(["ACGT" + "A" * 62]))  # 66 bases -> two 64-bit words
+    assert low.shape == high.shape == (1, 2)
+    # A=00, C=01, G=10, T=11: bit 0 set for C and T, bit 1 for G and T
+    assert int(low[0, 0]) == 0b1010 and int(high[0, 0]) == 0b1100
+    assert int(low[0, 1]) == 0 and int(high[0, 1]) == 0
+
+
 def test_mean_pairwise_distance_by_hand():
     # pairs: AAAA-AATT 2, AAAA-TTTT 4, AATT-TTTT 2 -> mean 8/3
     assert mean_pairwise_distance(["AAAA", "AATT", "TTTT"]) == pytest.approx(8 / 3)
@@ -179,3 +216,32 @@ def test_mean_pairwise_distance_by_hand():
     codes = rng.integers(0, 4, size=(30, 12))
     brute = np.mean([(codes[i] != codes[j]).sum() for i in range(30) for j in range(30) if i != j])
     assert mean_pairwise_distance(codes) == pytest.approx(brute)
+
+
+# --- per-epoch and final sequence quality
+
+
+def test_sequence_quality_checks_novelty_on_a_fixed_subsample_per_epoch_and_on_all_at_the_end():
+    from synbiolab.data.generative import GanData
+    from synbiolab.evaluate.gan_quality import SequenceQuality
+
+    rng = np.random.default_rng(5)
+
+    def one_hot(codes):
+        return torch.nn.functional.one_hot(torch.as_tensor(codes, dtype=torch.long), 4).permute(0, 2, 1).float()
+
+    train, heldout = rng.integers(0, 4, size=(300, 20)), rng.integers(0, 4, size=(80, 20))
+    data = GanData("random", "sequence", one_hot(train), torch.zeros(300), one_hot(heldout), torch.zeros(80),
+                   (4, 20), 0)
+    quality = SequenceQuality(data, k=3, epoch_novelty_samples=50)
+    generated = rng.integers(0, 4, size=(200, 20))
+    generated[:10] = train[:10]  # copies among the first 50 ...
+    generated[150:190] = train[50:90]  # ... and many more beyond them, which only the final call sees
+    per_epoch = quality.score_codes(generated)
+    assert per_epoch["exact_fraction"] == pytest.approx(10 / 50)
+    assert per_epoch["mean_nearest"] == pytest.approx(np.mean(brute_force_nearest(generated[:50], train)))
+    final = quality.score_codes(generated, details=True)
+    assert final["exact_fraction"] == pytest.approx(50 / 200)
+    assert final["n_novelty_samples"] == 200 and final["n_samples"] == 200
+    # the cheap numbers use every sequence in both calls
+    assert per_epoch["kmer_r"] == final["kmer_r"] == pytest.approx(kmer_pearson(generated, heldout, k=3))

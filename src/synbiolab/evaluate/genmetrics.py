@@ -373,18 +373,56 @@ def box_summary(sequences, threshold: float = 0.7) -> dict:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _one_hot_flat(codes: np.ndarray) -> torch.Tensor:
-    # (N, L) -> (N, L*4): the dot product of two rows counts the positions where they agree
-    return torch.nn.functional.one_hot(torch.as_tensor(codes, dtype=torch.long), 4).flatten(1).float()
+def pack_bases(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, L) base indices as two bit planes of 64-bit words: bit j of word w holds base 64 w + j.
+
+    The low plane holds bit 0 of each base index, the high plane bit 1. Two bases differ exactly when either
+    plane differs, so ``(lo_a ^ lo_b) | (hi_a ^ hi_b)`` has one set bit per mismatch and its population count
+    is the Hamming distance: one 64-bit word covers 64 positions.
+
+    Args:
+        codes: (N, L) array of base indices 0..3.
+
+    Returns:
+        (low, high), each an (N, ceil(L / 64)) uint64 array (positions past L are zero in both sets).
+    """
+    codes = np.asarray(codes, dtype=np.uint8)
+    n, length = codes.shape
+    n_bytes = 8 * max(-(-length // 64), 1)
+
+    def plane(bits: np.ndarray) -> np.ndarray:
+        packed = np.zeros((n, n_bytes), dtype=np.uint8)
+        packed[:, : -(-length // 8)] = np.packbits(bits, axis=1, bitorder="little")
+        return packed.view(np.uint64)
+
+    return plane(codes & 1), plane(codes >> 1)
 
 
-def nearest_hamming(sequences, reference, chunk_size: int = 2048) -> np.ndarray:
+# bits set in each byte value, for numpy versions without np.bitwise_count (before 2.0)
+_BITS_IN_BYTE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
+
+
+def _bit_count(words: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 in `words`, written into `out` (same shape)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words, out=out, casting="unsafe")
+    out[...] = _BITS_IN_BYTE[words.view(np.uint8)].reshape(*words.shape, 8).sum(-1)
+    return out
+
+
+def nearest_hamming(sequences, reference, chunk_size: int = 8) -> np.ndarray:
     """Hamming distance from each sequence to its nearest sequence in a reference set.
+
+    Every query is compared with every reference sequence on bit-packed bases (``pack_bases``): an XOR, an
+    OR and a population count per 64 positions, in whole-array numpy operations over a chunk of queries at a
+    time. Exact, with no loop over pairs.
 
     Args:
         sequences: the query set (e.g. generated sequences), length L.
         reference: the reference set (e.g. training promoters), length L.
-        chunk_size: queries compared at once (bounds memory at chunk_size x len(reference) floats).
+        chunk_size: queries compared at once; memory is about 17 x chunk_size x len(reference) bytes, and small
+            chunks are the fastest because their buffers stay in the CPU cache (8 queries against 12,688
+            promoters: 0.8 MB per buffer).
 
     Returns:
         (N,) int array of distances (0 means an exact copy).
@@ -396,14 +434,32 @@ def nearest_hamming(sequences, reference, chunk_size: int = 2048) -> np.ndarray:
         raise SynbiolabError(
             f"sequences have length {query.shape[1]} but the reference set has length {ref.shape[1]}"
         )
-    length = query.shape[1]
-    ref_hot = _one_hot_flat(ref)
     nearest = np.empty(len(query), dtype=np.int64)
-    with torch.no_grad():
-        for start in range(0, len(query), chunk_size):
-            # (n, 4L) @ (4L, M) -> (n, M) agreeing positions
-            matches = _one_hot_flat(query[start : start + chunk_size]) @ ref_hot.T
-            nearest[start : start + chunk_size] = length - matches.max(1).values.round().long().numpy()
+    if len(query) == 0:
+        return nearest
+    query_low, query_high = pack_bases(query)
+    ref_low, ref_high = (np.ascontiguousarray(plane.T) for plane in pack_bases(ref))  # (words, M): rows read whole
+    chunk_size = max(1, min(chunk_size, len(query)))
+    # buffers reused across chunks: a fresh (chunk, M) array per operation would cost more than the arithmetic
+    words = query_low.shape[1]
+    differ = np.empty((chunk_size, len(ref)), dtype=np.uint64)
+    other = np.empty_like(differ)
+    counts = np.empty((chunk_size, len(ref)), dtype=np.uint8)  # at most 64 mismatches per word
+    total = np.empty((chunk_size, len(ref)), dtype=np.uint32) if words > 1 else counts  # longer sequences
+    for start in range(0, len(query), chunk_size):
+        n = min(chunk_size, len(query) - start)
+        mismatch, scratch, count, distance = differ[:n], other[:n], counts[:n], total[:n]
+        for word in range(words):
+            np.bitwise_xor(query_low[start : start + n, word, None], ref_low[word], out=mismatch)
+            np.bitwise_xor(query_high[start : start + n, word, None], ref_high[word], out=scratch)
+            np.bitwise_or(mismatch, scratch, out=mismatch)  # one set bit per position where the bases differ
+            _bit_count(mismatch, count)
+            if words > 1:
+                if word == 0:
+                    distance[...] = count
+                else:
+                    distance += count
+        nearest[start : start + n] = distance.min(1)
     return nearest
 
 
