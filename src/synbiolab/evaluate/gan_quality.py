@@ -110,15 +110,22 @@ class SequenceQuality:
     The reference numbers (ceiling, floor, natural rates) are measured on the same number of sequences as
     the generated set, because k-mer agreement rises with the sample size.
 
+    Novelty compares every generated sequence with every training sequence, the one part whose cost grows
+    with both sets; the per-epoch calls therefore measure it on the first ``epoch_novelty_samples`` sequences
+    (drawn from the same latent vectors every epoch), and the final call (``details=True``) on all of them.
+    k-mers, boxes and diversity cost little and are always measured on the whole set.
+
     Args:
         data: the GanData; the GAN trained on ``train_x`` and never saw ``heldout_x``.
         k: k-mer length.
         seed: seed of the latent vectors, subsamples and shuffles.
+        epoch_novelty_samples: sequences checked for novelty after each epoch (0: all of them).
     """
 
-    def __init__(self, data: GanData, k: int = 6, seed: int = 0):
+    def __init__(self, data: GanData, k: int = 6, seed: int = 0, epoch_novelty_samples: int = 500):
 
         self.data, self.k, self.seed = data, k, seed
+        self.epoch_novelty_samples = epoch_novelty_samples
         self.train_codes = as_index_array(data.train_x)
         self.heldout_codes = as_index_array(data.heldout_x)
         self.natural_boxes = box_summary(self.heldout_codes)
@@ -139,9 +146,10 @@ class SequenceQuality:
         return self._references[n]
 
     def score_codes(self, codes: np.ndarray, details: bool = False) -> dict:
-        """Quality numbers of sequences given as (N, L) base indices."""
+        """Quality numbers of sequences given as (N, L) base indices (all of them, with ``details``)."""
         boxes = box_summary(codes)
-        memory = novelty(codes, self.train_codes)
+        checked = codes if details or not self.epoch_novelty_samples else codes[: self.epoch_novelty_samples]
+        memory = novelty(checked, self.train_codes)
         scores = {
             "kmer_r": kmer_pearson(codes, self.heldout_codes, self.k),
             **self.references(len(codes)),
@@ -159,6 +167,7 @@ class SequenceQuality:
         }
         if details:
             scores["n_samples"] = len(codes)
+            scores["n_novelty_samples"] = len(checked)
             scores["boxes"] = boxes
             scores["natural_boxes"] = self.natural_boxes
             scores["nearest_counts"] = memory["nearest_counts"]
