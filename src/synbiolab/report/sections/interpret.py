@@ -176,7 +176,7 @@ def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Mar
     rows = []
     for m in matches:
         site = match_motifs(pwms[m["filter"]]["ppm"], CONSENSUS_MOTIFS, top=1)[0]
-        rows.append({"filter": m["filter"], "consensus": m["consensus"], "bits": round(m["information"], 1),
+        rows.append({"filter": m["filter"], "consensus": m["consensus"], "bits": f"{m['information']:.1f}",
                      "sites": m["n_sites"], "closest consensus site": f"{site['name']} {site['score']:.2f}",
                      "best matches": "; ".join(f"{b['name']} ({b['motif_id']}, {b['source']}) {b['score']:.2f}"
                                                for b in m["matches"])})
