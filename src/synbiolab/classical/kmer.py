@@ -1,12 +1,16 @@
-"""Linear baselines for DNA: counts of every 1- to k-mer plus the one-hot letters, then ridge or logistic
-regression.
+"""Linear baselines for DNA: one-hot letters, one-hot plus pairwise position interactions, and k-mer counts,
+each followed by ridge (regression) or logistic regression (classification).
 
-Every sequence model is reported beside this baseline (cross-validation folds, a run's report): a deep
-model that does not beat a linear model on k-mer counts has learned nothing that counting could not.
+Every sequence model is reported beside these baselines (cross-validation folds, a run's report): a deep
+model that does not beat a linear model on these features has learned nothing that counting could not.
+The three feature sets ask three questions: do letters at fixed positions explain the target (one-hot), do
+pairs of positions a few bases apart (a sparse set of position-pair dinucleotides), does the content
+regardless of position (counts of every 1- to k-mer, plus the one-hot letters).
 
 Typical use:
 
-    test_outputs = kmer_baseline(train_x, train_y, test_x, task="binary")   # x: one-hot (N, 4, L)
+    outputs = linear_baselines(train_x, train_y, test_x, task="binary")   # x: one-hot (N, 4, L)
+    verdict = compare_to_baselines("binary", model_outputs, outputs, test_y)
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy import sparse
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.preprocessing import StandardScaler
 
 from ..data.sequences import decode, kmer_counts
+from ..errors import SynbiolabError
+
+# --- features
 
 
 def sequence_features(x, k: int = 4, positional: bool = True) -> np.ndarray:
@@ -33,6 +41,80 @@ def sequence_features(x, k: int = 4, positional: bool = True) -> np.ndarray:
     if positional:
         parts.append(x.reshape(len(x), -1))
     return np.hstack(parts)
+
+
+def pairwise_features(x, window: int = 10) -> sparse.csr_matrix:
+    """The one-hot letters plus one indicator per pair of positions at most `window` apart and their two
+    letters: a sparse (N, 4L + 16 * sum_d (L - d)) matrix with L + about L * window ones per row.
+
+    A linear model on these can express an interaction of two positions (the effect of a G at 12 depends on
+    the letter at 15), which no model on the one-hot letters alone can. Pairs further apart than `window`
+    are left out so that the feature set stays small (splice sites, 60 nt: about 9,000 columns); positions
+    that are padding or ambiguous take part in no pair.
+    """
+    x = np.asarray(x, np.float32)
+    n, _, length = x.shape
+    letters = x.argmax(1)  # (N, L)
+    certain = x.max(1) >= 1.0  # a single A/C/G/T, not padding or an IUPAC spread
+    blocks = [sparse.csr_matrix(x.reshape(n, -1))]
+    for d in range(1, min(window, length - 1) + 1):
+        width = length - d
+        codes = letters[:, :width] * 4 + letters[:, d:]  # (N, L - d): the dinucleotide of each pair
+        columns = np.arange(width) * 16 + codes
+        keep = certain[:, :width] & certain[:, d:]
+        rows = np.broadcast_to(np.arange(n)[:, None], codes.shape)
+        blocks.append(sparse.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], columns[keep])),
+                                        shape=(n, width * 16)))
+    return sparse.hstack(blocks, format="csr")
+
+
+def _onehot(x, **_) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x.reshape(len(x), -1)
+
+
+def _pairwise(x, window: int = 10, **_) -> sparse.csr_matrix:
+    return pairwise_features(x, window)
+
+
+def _kmers(x, k: int = 4, **_) -> np.ndarray:
+    return sequence_features(x, k, positional=True)
+
+
+# Name -> (what it is, in words; features of one-hot (N, 4, L); whether to standardise the columns).
+# Indicator features are left unscaled (scaling a rare pair up would weaken its regularisation); counts are
+# standardised so that one penalty suits 1-mers and 4-mers alike.
+BASELINES = {
+    "onehot_linear": ("one-hot letters", _onehot, False),
+    "pairwise_linear": ("one-hot + position pairs <= 10 nt apart", _pairwise, False),
+    "kmer_linear": ("1- to 4-mer counts + one-hot", _kmers, True),
+}
+
+
+# --- fitting
+
+
+def _fit_linear(train_features, train_y, test_features, task: str, scale: bool, seed: int) -> np.ndarray:
+    """Ridge or logistic regression with the penalty chosen by internal cross-validation on the training part."""
+    if scale:
+        scaler = StandardScaler()
+        train_features = scaler.fit_transform(train_features)
+        test_features = scaler.transform(test_features)
+    train_y = np.asarray(train_y)
+    if task == "regression":
+        target = train_y.reshape(len(train_y), -1)
+        model = RidgeCV(alphas=np.logspace(-1, 5, 13)).fit(train_features, target)
+        return np.asarray(model.predict(test_features)).reshape(test_features.shape[0], -1)
+    if task not in ("binary", "multiclass"):
+        raise SynbiolabError(f"linear baselines need a prediction task, not {task!r}")
+    n_folds = int(min(5, np.bincount(train_y.astype(int)).min()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # scikit-learn's announced default changes
+        model = LogisticRegressionCV(Cs=np.logspace(-4, 1, 6), cv=max(n_folds, 2), max_iter=2000,
+                                     scoring="accuracy", random_state=seed).fit(train_features, train_y)
+    if task == "binary":
+        return model.decision_function(test_features).reshape(-1, 1)
+    return model.decision_function(test_features)
 
 
 def kmer_baseline(train_x, train_y, test_x, task: str, k: int = 4, positional: bool = True, seed: int = 0):
@@ -52,19 +134,111 @@ def kmer_baseline(train_x, train_y, test_x, task: str, k: int = 4, positional: b
         Test outputs in the form a model gives: logits (N, C) for multiclass, (N, 1) for binary,
         predictions (N, T) for regression.
     """
-    scaler = StandardScaler()
-    train_features = scaler.fit_transform(sequence_features(train_x, k, positional))
-    test_features = scaler.transform(sequence_features(test_x, k, positional))
-    train_y = np.asarray(train_y)
+    return _fit_linear(sequence_features(train_x, k, positional), train_y, sequence_features(test_x, k, positional),
+                       task, True, seed)
+
+
+def linear_baselines(train_x, train_y, test_x, task: str, names=None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Fit each linear baseline on the training part (penalty by inner cross-validation there) and predict.
+
+    Args:
+        train_x, test_x: one-hot (N, 4, L) arrays or tensors.
+        train_y: labels (classification) or (N,) / (N, T) values (regression).
+        task: multiclass, binary or regression.
+        names: keys of BASELINES (default: all three).
+        seed: seed of the inner folds.
+
+    Returns:
+        Baseline name -> test outputs in a model's form (logits or predictions, (N, C) / (N, 1) / (N, T)).
+    """
+    names = list(BASELINES) if names is None else list(names)
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise SynbiolabError(f"unknown baseline {unknown[0]!r}; valid: {', '.join(BASELINES)}")
+    train_x, test_x = np.asarray(train_x, np.float32), np.asarray(test_x, np.float32)
+    out = {}
+    for name in names:
+        _, features, scale = BASELINES[name]
+        out[name] = _fit_linear(features(train_x), train_y, features(test_x), task, scale, seed)
+    return out
+
+
+# --- comparing a model with the baselines
+
+
+def _sd(values: np.ndarray) -> float:
+    """Sample standard deviation (0 for one value)."""
+    return float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def headline(task: str, outputs, y) -> float:
+    """The number a comparison ranks by: accuracy (classification) or Pearson r, averaged over targets."""
+    outputs, y = np.asarray(outputs, np.float64), np.asarray(y)
     if task == "regression":
-        target = train_y.reshape(len(train_y), -1)
-        model = RidgeCV(alphas=np.logspace(-1, 5, 13)).fit(train_features, target)
-        return model.predict(test_features).reshape(len(test_features), -1)
-    n_folds = int(min(5, np.bincount(train_y.astype(int)).min()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # scikit-learn's announced default changes
-        model = LogisticRegressionCV(Cs=np.logspace(-4, 1, 6), cv=max(n_folds, 2), max_iter=2000,
-                                     scoring="accuracy", random_state=seed).fit(train_features, train_y)
-    if task == "binary":
-        return model.decision_function(test_features).reshape(-1, 1)
-    return model.decision_function(test_features)
+        outputs = outputs.reshape(len(outputs), -1)
+        y = y.reshape(len(y), -1).astype(np.float64)
+        return float(np.mean([np.corrcoef(outputs[:, t], y[:, t])[0, 1] for t in range(y.shape[1])]))
+    outputs = outputs.reshape(len(outputs), -1)
+    predicted = (outputs[:, 0] > 0).astype(int) if outputs.shape[1] == 1 else outputs.argmax(1)
+    return float(np.mean(predicted == y.reshape(-1).astype(int)))
+
+
+def compare_to_baselines(scores: dict[str, list[float]], model: str, metric: str) -> dict:
+    """Which baseline is best and by how much the model beats it, over paired folds (or seeds).
+
+    Args:
+        scores: method -> one score per fold (higher is better), the model's and each baseline's, folds aligned.
+        model: the model's key in `scores`.
+        metric: the score's name, for the sentence.
+
+    Returns:
+        A dict: best_baseline, its mean and sd, the model's mean and sd, the per-fold margin's mean and sd,
+        the folds the model wins and ties, and `sentence`, one line saying it.
+    """
+    baselines = {k: np.asarray(v, float) for k, v in scores.items() if k != model and k in BASELINES}
+    if not baselines:
+        raise SynbiolabError("compare_to_baselines: no baseline scores given")
+    deep = np.asarray(scores[model], float)
+    best = max(baselines, key=lambda k: np.nanmean(baselines[k]))
+    margin = deep - baselines[best]
+    result = {
+        "metric": metric,
+        "model": model,
+        "best_baseline": best,
+        "baseline_mean": float(np.nanmean(baselines[best])),
+        "baseline_std": _sd(baselines[best]),
+        "model_mean": float(np.nanmean(deep)),
+        "model_std": _sd(deep),
+        "margin_mean": float(np.nanmean(margin)),
+        "margin_std": _sd(margin),
+        # Fold scores of the same test examples agree exactly when tied; isclose forgives float round-off.
+        "model_wins": int(np.sum((margin > 0) & ~np.isclose(margin, 0))),
+        "ties": int(np.sum(np.isclose(margin, 0))),
+        "n": len(margin),
+    }
+    verb = "beats" if result["margin_mean"] > 0 else "does not beat"
+    result["sentence"] = (
+        f"best linear baseline: {best} ({BASELINES[best][0]}), {metric} {result['baseline_mean']:.4f} +/- "
+        f"{result['baseline_std']:.4f}; {model} {result['model_mean']:.4f} +/- {result['model_std']:.4f} "
+        f"{verb} it by {result['margin_mean']:+.4f} +/- {result['margin_std']:.4f} "
+        f"(paired; better on {result['model_wins']}, level on {result['ties']} of {result['n']})"
+    )
+    return result
+
+
+def baselines_beside(train_x, train_y, test_x, test_y, task: str, model_outputs, model: str = "model",
+                     seed: int = 0) -> dict:
+    """A train run's test number beside the linear baselines fitted on its training (and validation) part.
+
+    For a single split there is no spread over folds; pass the outputs of several seeds' runs as a list to
+    get one over seeds (each compared with the same baselines).
+
+    Returns:
+        {"scores": method -> [score per seed], "comparison": compare_to_baselines(...)}
+    """
+    outputs = model_outputs if isinstance(model_outputs, list) else [model_outputs]
+    fitted = linear_baselines(train_x, train_y, test_x, task, seed=seed)
+    scores = {model: [headline(task, o, test_y) for o in outputs]}
+    scores.update({name: [headline(task, o, test_y)] * len(outputs) for name, o in fitted.items()})
+    metric = "pearson_r" if task == "regression" else "accuracy"
+    return {"scores": scores, "comparison": compare_to_baselines(scores, model, metric)}

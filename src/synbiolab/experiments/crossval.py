@@ -1,4 +1,4 @@
-"""k-fold cross-validation of a model on a data set, with the linear k-mer baseline on the same folds.
+"""k-fold cross-validation of a model on a data set, with the linear baselines on the same folds.
 
 Small data sets (106 promoters) give a noisy single test split; k folds test every example once and
 report the mean and spread. Each fold trains a fresh model with the one training loop (``fit``), carves
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..classical.kmer import kmer_baseline
+from ..classical.kmer import BASELINES, compare_to_baselines, linear_baselines
 from ..config import Config
 from ..data import Dataset, Split, load_dataset
 from ..data.splits import kfold
@@ -110,7 +110,9 @@ def cross_validate(
         n_folds: number of folds.
         out: folder for cv.json and folds.csv (None: nothing written).
         overwrite: replace an existing folder at `out`.
-        baseline: also fit the linear k-mer baseline on each fold (sequence data).
+        baseline: also fit the linear baselines on each fold (sequence data): one-hot, one-hot plus
+            position pairs, k-mer counts; each with its penalty chosen by inner cross-validation on the
+            fold's training part, and the model compared with the best of them over the folds.
         rc_average: also score the model with reverse-complement averaging (DNA).
         verbose: print one line per fold and the summary.
         dataset: an already loaded data set for ``config.data``.
@@ -129,6 +131,7 @@ def cross_validate(
     try:
         rows, out_of_fold = _run_folds(config, dataset, pool, whole, folds, grouped, baseline, rc_average, verbose)
         summary = summarise(rows, dataset.task)
+        comparison = _comparison(rows, config.model.name, dataset.task)
         # Metrics of the pooled out-of-fold predictions: every example predicted by the model that never saw it.
         pooled = {method: ranking_metrics(dataset.task, outputs, pool.y) for method, outputs in out_of_fold.items()}
         result = {
@@ -139,6 +142,7 @@ def cross_validate(
             "grouped": grouped,
             "summary": summary,
             "pooled": pooled,
+            "baseline_comparison": comparison,
             "rows": rows,
             "config": config.to_dict(),
         }
@@ -153,13 +157,15 @@ def cross_validate(
         console.print(f"{dataset.name}, {n_folds}-fold cross-validation ({what}); mean +/- sd over folds:")
         for method, stats in summary.items():
             console.print(
-                f"  {method:<14} "
+                f"  {method:<16} "
                 + ", ".join(f"{k} {v['mean']:.4f} +/- {v['std']:.4f}" for k, v in stats.items())
             )
             console.print(
-                f"  {'':<14} pooled out-of-fold: "
+                f"  {'':<16} pooled out-of-fold: "
                 + ", ".join(f"{k} {v:.4f}" for k, v in pooled[method].items())
             )
+        if comparison is not None:
+            console.print(comparison["sentence"])
     return result
 
 
@@ -226,20 +232,23 @@ def _run_folds(config: Config, dataset: Dataset, pool: Split, whole: np.ndarray,
                 {**row, "method": f"{config.model.name}+rc", **ranking_metrics(dataset.task, outputs, test_y)}
             )
         if baseline and dataset.kind == "sequence":
+            # The baselines see the fold's training and validation parts (their inner CV is their validation).
             train_all = torch.cat([fold_dataset.train.x, fold_dataset.val.x])
             y_all = torch.cat([fold_dataset.train.y, fold_dataset.val.y])
-            outputs = kmer_baseline(train_all.numpy(), y_all.numpy(), fold_dataset.test.x.numpy(), dataset.task)
-            record("kmer_linear", test_idx, outputs)
-            rows.append(
-                {
-                    "fold": fold,
-                    "method": "kmer_linear",
-                    "n_test": len(test_idx),
-                    "best_epoch": "",
-                    "seconds": "",
-                    **ranking_metrics(dataset.task, outputs, test_y),
-                }
-            )
+            fitted = linear_baselines(train_all.numpy(), y_all.numpy(), fold_dataset.test.x.numpy(), dataset.task,
+                                      seed=config.data.seed + fold)
+            for name, outputs in fitted.items():
+                record(name, test_idx, outputs)
+                rows.append(
+                    {
+                        "fold": fold,
+                        "method": name,
+                        "n_test": len(test_idx),
+                        "best_epoch": "",
+                        "seconds": "",
+                        **ranking_metrics(dataset.task, outputs, test_y),
+                    }
+                )
         if verbose:
             shown = [r for r in rows if r["fold"] == fold]
             console.print(
@@ -253,6 +262,18 @@ def _headline(task: str, row: dict) -> str:
     if task == "regression":
         return f"r {row['pearson_r']:.3f}"
     return f"acc {row['accuracy']:.3f}"
+
+
+def _comparison(rows: list[dict], model: str, task: str) -> dict | None:
+    """The model against the best linear baseline, paired over folds (None when no baseline ran)."""
+    metric = "pearson_r" if task == "regression" else "accuracy"
+    scores: dict[str, list[float]] = {}
+    for row in rows:
+        if row["method"] == model or row["method"] in BASELINES:
+            scores.setdefault(row["method"], []).append(float(row[metric]))
+    if len(scores) < 2 or model not in scores:
+        return None
+    return compare_to_baselines(scores, model, metric)
 
 
 def summarise(rows: list[dict], task: str) -> dict:
