@@ -4,8 +4,11 @@ Usage (from the project root)::
 
     SYNBIOLAB_DATA=../shared/data OMP_NUM_THREADS=2 python bench/sequences.py [--only splice,promoters,...]
 
-Every deep-model number is printed beside (a) the linear k-mer baseline of this package, fitted on the same
-folds, and (b) the reference figure of the shared linear-baseline script (one-hot or k-mer models measured
+Every deep model is the data set's recipe (``synbiolab/data/recipes.py``: exactly what ``synbiolab train
+--data NAME`` and ``synbiolab cv --data NAME`` use without further options; this script passes no settings of
+its own). Every deep-model number is printed beside (a) the package's linear baselines (one-hot, one-hot plus
+position pairs, k-mer counts), fitted on the same folds, with the best of them named and the paired margin
+over folds, and (b) the reference figure of the shared linear-baseline script (one-hot or k-mer models measured
 by ../shared/bench/synbio_linear_baselines.py). The throughput part trains the same cnn1d through the
 package's loop (in-memory batches) and through two plain DataLoader loops in the same process,
 and prints the ratios, end to end and for the data path alone; machines are noisy, so only ratios measured in
@@ -20,8 +23,10 @@ import time
 import numpy as np
 import torch
 
-from synbiolab import TrainConfig, apply_overrides, build_model, default_config, fit, load_dataset
+from synbiolab import TrainConfig, build_model, default_config, fit, load_dataset
 from synbiolab.classical import kmer_baseline
+from synbiolab.classical.kmer import BASELINES, baselines_beside
+from synbiolab.data.recipes import RECIPES
 from synbiolab.evaluate import loss_for_task, predict, ranking_metrics
 from synbiolab.experiments.crossval import cross_validate
 
@@ -34,39 +39,39 @@ REFERENCE = {
 }
 TARGET = {"splice": 0.965, "promoters": 0.95, "ecoli": 0.35, "rbs": 0.36}
 
-# Settings chosen among a handful tried on these same folds (uci_*, rbs) and on this same split
-# (ecoli_promoters), so the deep-model numbers are slightly optimistic; the 106 promoters most of all.
-SETTINGS = {
-    "splice": ("uci_splice", "cnn1d", ["model.channels=[64]", "model.kernel_sizes=[9]", "model.pool_sizes=[4]",
-                                       "model.dropout=0.4", "train.epochs=20", "train.label_smoothing=0.1"]),
-    "promoters": ("uci_promoters", "cnn1d", ["model.channels=[32,32]", "model.kernel_sizes=[7,5]",
-                                             "model.dilations=[1,2]", "model.pool_sizes=[1,1]",
-                                             "model.global_pool=max", "model.hidden_units=0",
-                                             "train.batch_size=16", "train.epochs=40"]),
-    # Dilated layers see 11 + 4*2 + 4*4 = 35 nt: about the -35 to -10 distance (single seed 0.309 against 0.286
-    # for two undilated layers; flattening the positions overfits: 0.185).
-    "ecoli": ("ecoli_promoters", "cnn1d", ["model.channels=[128,128,128]", "model.kernel_sizes=[11,5,5]",
-                                           "model.dilations=[1,2,4]", "model.pool_sizes=[1,1,1]",
-                                           "model.global_pool=max", "model.dropout=0.3"]),
-    "rbs": ("rbs_1014ic", "cnn1d", []),
-}
+# The data set of each part; its model and settings are its recipe (RECIPES), which says how it was chosen:
+# today's recipes were picked partly on these same folds (uci_*, rbs) and this same split (ecoli_promoters),
+# so the deep-model numbers are slightly optimistic; the 106 promoters most of all.
+SETTINGS = {"splice": "uci_splice", "promoters": "uci_promoters", "ecoli": "ecoli_promoters", "rbs": "rbs_1014ic"}
 
 
 def line(name: str, value: float, spread: float | None = None) -> str:
     return f"  {name:<52} {value:.4f}" + (f" +/- {spread:.4f}" if spread is not None else "")
 
 
+def recipe_words(data: str) -> str:
+    """The recipe's settings as --set words, and how it was chosen."""
+    recipe = RECIPES[data]
+    settings = " ".join(f"{k}={v}".replace(" ", "") for k, v in recipe.settings.items()) or "the model's defaults"
+    return f"recipe of {data}: {recipe.model} {settings} ({recipe.chosen})"
+
+
 def run_cv(key: str, folds: int, metric: str) -> dict:
-    data, model, overrides = SETTINGS[key]
-    cfg = apply_overrides(default_config(data, model), overrides)
+    data = SETTINGS[key]
+    cfg = default_config(data)
+    model = cfg.model.name
     started = time.perf_counter()
     result = cross_validate(cfg, folds, verbose=False)
     seconds = time.perf_counter() - started
-    deep, base = result["summary"][model][metric], result["summary"]["kmer_linear"][metric]
+    deep = result["summary"][model][metric]
     print(f"{data}: {folds}-fold cross-validation{' (whole studies held out)' if result['grouped'] else ''}, "
           f"{metric}, mean +/- sd over folds ({seconds:.0f} s)")
-    print(line(f"{model} ({' '.join(overrides) or 'recipe defaults'})", deep["mean"], deep["std"]))
-    print(line("k-mer (1-4) + one-hot linear, same folds", base["mean"], base["std"]))
+    print(f"  {recipe_words(data)}")
+    print(line(f"{model}, the recipe", deep["mean"], deep["std"]))
+    for name, (words, _, _) in BASELINES.items():
+        stats = result["summary"][name][metric]
+        print(line(f"{name} ({words}), same folds", stats["mean"], stats["std"]))
+    print(f"  {result['baseline_comparison']['sentence']}")
     print(line(f"reference: {REFERENCE[key][0]}", REFERENCE[key][1]))
     print(line(f"pooled out-of-fold {metric}: {model}", result["pooled"][model][metric]))
     print(line(f"pooled out-of-fold {metric}: k-mer linear", result["pooled"]["kmer_linear"][metric]))
@@ -81,8 +86,9 @@ def ecoli(seeds: int = 3) -> None:
     Printed: each cnn1d seed, their average (an ensemble), and the plain average of the ensemble with the
     6-mer ridge (no weight is tuned: both predict log10 expression in the same units).
     """
-    data, model, overrides = SETTINGS["ecoli"]
-    cfg = apply_overrides(default_config(data, model), overrides)
+    data = SETTINGS["ecoli"]
+    cfg = default_config(data)
+    model = cfg.model.name
     ds = load_dataset(cfg.data)
     test_y = ds.test.y
     started = time.perf_counter()
@@ -97,7 +103,7 @@ def ecoli(seeds: int = 3) -> None:
     train_y = torch.cat([ds.train.y, ds.val.y]).numpy()
     print(f"ecoli_promoters: 80/20 split (seed 0; validation carved from the 80 %), test Pearson r "
           f"({seeds} cnn1d seeds in {seconds:.0f} s)")
-    print(f"  {model}: {' '.join(overrides)}")
+    print(f"  {recipe_words(data)}")
     for seed, outputs in enumerate(members):
         print(line(f"{model}, seed {seed}", ranking_metrics(ds.task, outputs, test_y)["pearson_r"]))
     ensemble = torch.stack(members).mean(0)
@@ -108,6 +114,10 @@ def ecoli(seeds: int = 3) -> None:
         ridge[k] = kmer_baseline(train_x, train_y, ds.test.x.numpy(), ds.task, k=k, positional=positional)
         what = f"1- to {k}-mer counts{' + one-hot' if positional else ''}, ridge, same split"
         print(line(what, ranking_metrics(ds.task, ridge[k], test_y)["pearson_r"]))
+    beside = baselines_beside(train_x, train_y, ds.test.x.numpy(), test_y.numpy(), ds.task, members, model)
+    for name, (words, _, _) in BASELINES.items():
+        print(line(f"{name} ({words}), same split", beside["scores"][name][0]))
+    print(f"  over the {seeds} seeds: {beside['comparison']['sentence']}")
     blend = (ensemble + torch.as_tensor(ridge[6], dtype=ensemble.dtype)) / 2
     both = ranking_metrics(ds.task, blend, test_y)
     print(line(f"average of the {model} ensemble and the 6-mer ridge", both["pearson_r"]))
@@ -233,10 +243,12 @@ def main() -> None:
         ecoli()
     if "rbs" in parts:
         result = run_cv("rbs", 5, "pearson_r")
-        deep, base = result["pooled"]["cnn1d"]["pearson_r"], result["pooled"]["kmer_linear"]["pearson_r"]
+        deep = result["pooled"][result["model"]]["pearson_r"]
+        best = max(BASELINES, key=lambda name: result["pooled"][name]["pearson_r"])
+        base = result["pooled"][best]["pearson_r"]
         if deep <= REFERENCE["rbs"][1] or deep <= base:
             print(f"  plainly: with whole studies held out the deep model (pooled r {deep:.3f}) does not beat "
-                  f"the linear models (k-mer linear {base:.3f}, reference {REFERENCE['rbs'][1]}); 1,008 mRNAs "
+                  f"the linear models (best: {best} {base:.3f}, reference {REFERENCE['rbs'][1]}); 1,008 mRNAs "
                   "from 13 studies are too few for it to learn what carries over between studies")
     if "throughput" in parts:
         throughput()

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from .config import build_config
+from .data.recipes import recipe_model
 from .errors import SynbiolabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -105,7 +106,9 @@ def train(
         options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_optimizer=optimizer,
                            train_schedule=schedule, train_seed=seed, data_data_dir=data_dir,
                            data_train_size=train_size, data_classes=classes or None, train_device=device)
-        cfg = build_config(data, model, config_file, {**options, **extra}, sets)
+        # A named data set with a recipe trains the recipe's model when --model is not given.
+        cfg = build_config(data, model, config_file, {**options, **extra}, sets,
+                           default_model=recipe_model(data, "mlp"))
         run = run_training(cfg, out=out, overwrite=overwrite, verbose=not quiet)
     if quiet:
         _echo(str(run.path))
@@ -144,7 +147,8 @@ def cv(
                                augment, split_col, sheet, organism)
     options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_seed=seed,
                        data_data_dir=data_dir)
-    cfg = build_config(data, model, config_file, {**options, **extra}, sets, default_model="cnn1d")
+    cfg = build_config(data, model, config_file, {**options, **extra}, sets,
+                       default_model=recipe_model(data, "cnn1d"))
     cross_validate(cfg, folds, out=out, overwrite=overwrite, baseline=not no_baseline, rc_average=rc_average)
 
 

@@ -262,8 +262,18 @@ def load_config(path: str | Path) -> Config:
 # --- one precedence for every verb: recipe < config file < named options < --set
 
 
-def default_config(data: str = "mnist", model: str = "mlp") -> Config:
-    """A Config for `data` and `model`, with the model's recipe applied (for a GAN, its GanConfig too)."""
+def default_config(data: str = "mnist", model: str | None = None) -> Config:
+    """A Config for `data` and `model`: the model's recipe (for a GAN, its GanConfig too), then the data
+    set's recipe (``data/recipes.py``) when `data` has one and `model` is its model or not given.
+
+    Args:
+        data: a data set name or file.
+        model: a model name; None: the data set's recipe model, else mlp.
+    """
+    from .data.recipes import recipe_for  # plain data; imported here so config.py loads without the data layer
+
+    recipe = recipe_for(data)
+    model = model or (recipe.model if recipe is not None else "mlp")
     cfg = Config()
     cfg.data.name = data
     set_value(cfg, "model.name", model)
@@ -274,6 +284,9 @@ def default_config(data: str = "mnist", model: str = "mlp") -> Config:
         cfg.gan = GanConfig()
         for key, value in entry.gan_recipe.items():
             set_value(cfg, f"gan.{key}", value, source=f"recipe of {model}")
+    if recipe is not None and recipe.model == model:
+        for key, value in recipe.settings.items():
+            set_value(cfg, key, value, source=f"recipe of {data}")
     return cfg
 
 
