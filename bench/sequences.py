@@ -46,7 +46,7 @@ SETTINGS = {"splice": "uci_splice", "promoters": "uci_promoters", "ecoli": "ecol
 
 
 def line(name: str, value: float, spread: float | None = None) -> str:
-    return f"  {name:<52} {value:.4f}" + (f" +/- {spread:.4f}" if spread is not None else "")
+    return f"  {name:<58} {value:.4f}" + (f" +/- {spread:.4f}" if spread is not None else "")
 
 
 def recipe_words(data: str) -> str:
@@ -65,12 +65,12 @@ def run_cv(key: str, folds: int, metric: str) -> dict:
     seconds = time.perf_counter() - started
     deep = result["summary"][model][metric]
     print(f"{data}: {folds}-fold cross-validation{' (whole studies held out)' if result['grouped'] else ''}, "
-          f"{metric}, mean +/- sd over folds ({seconds:.0f} s)")
+          f"{metric}, mean +/- sd over folds, every method on the same folds ({seconds:.0f} s)")
     print(f"  {recipe_words(data)}")
     print(line(f"{model}, the recipe", deep["mean"], deep["std"]))
     for name, (words, _, _) in BASELINES.items():
         stats = result["summary"][name][metric]
-        print(line(f"{name} ({words}), same folds", stats["mean"], stats["std"]))
+        print(line(f"{name}: {words}", stats["mean"], stats["std"]))
     print(f"  {result['baseline_comparison']['sentence']}")
     print(line(f"reference: {REFERENCE[key][0]}", REFERENCE[key][1]))
     print(line(f"pooled out-of-fold {metric}: {model}", result["pooled"][model][metric]))
@@ -116,7 +116,7 @@ def ecoli(seeds: int = 3) -> None:
         print(line(what, ranking_metrics(ds.task, ridge[k], test_y)["pearson_r"]))
     beside = baselines_beside(train_x, train_y, ds.test.x.numpy(), test_y.numpy(), ds.task, members, model)
     for name, (words, _, _) in BASELINES.items():
-        print(line(f"{name} ({words}), same split", beside["scores"][name][0]))
+        print(line(f"{name}: {words}", beside["scores"][name][0]))
     print(f"  over the {seeds} seeds: {beside['comparison']['sentence']}")
     blend = (ensemble + torch.as_tensor(ridge[6], dtype=ensemble.dtype)) / 2
     both = ranking_metrics(ds.task, blend, test_y)
