@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,183 @@ class GanConfig:
     time_limit: float = 0.0  # stop after the first epoch that ends past this many seconds of training (0: none)
 
 
+# --- valid values: one table, checked by set_value (every --set, option and config file) and by check_section
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a number, or of each entry of a list of numbers.
+
+    Args:
+        low: the smallest valid value (None: no bound).
+        high: the largest valid value (None: no bound).
+        low_open: `low` itself is not valid (``lr > 0``).
+        high_open: `high` itself is not valid (``dropout < 1``).
+        min_entries: for a list, the fewest entries it may have.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    min_entries: int = 0
+
+    def contains(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+
+    def describe(self) -> str:
+        """The range in words, e.g. ``> 0``, ``>= 1``, ``0 <= value < 1``, ``1 to 100000``."""
+        low = None if self.low is None else f"{self.low:g}"
+        high = None if self.high is None else f"{self.high:,}" if isinstance(self.high, int) else f"{self.high:g}"
+        if low is not None and high is not None:
+            if not self.low_open and not self.high_open:
+                return f"{low} to {high}"
+            return f"{low} {'<' if self.low_open else '<='} value {'<' if self.high_open else '<='} {high}"
+        if low is not None:
+            return f"{'>' if self.low_open else '>='} {low}"
+        if high is not None:
+            return f"{'<' if self.high_open else '<='} {high}"
+        return "any finite number"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The valid words of a string setting."""
+
+    words: tuple[str, ...]
+
+    def describe(self) -> str:
+        return ", ".join(self.words)
+
+
+SEED = Range(0, 2**32 - 1)  # what every seeded generator takes (numpy legacy ones included)
+FRACTION_BELOW_1 = Range(0.0, 1.0, high_open=True)
+
+# The valid values of the data, train and gan keys ("section.key"); a key missing here takes any value of its type.
+RANGES: dict[str, Range | Choice] = {
+    "data.val_size": Range(0, low_open=True),
+    "data.test_size": Range(0, low_open=True),
+    "data.train_size": Range(1),
+    "data.classes": Range(0),
+    "data.seed": Range(0, 2**32 - 1),
+    "data.length": Range(1, 1_000_000),
+    "data.label_noise": Range(0.0, 1.0),
+    "train.epochs": Range(1, 100_000),
+    "train.batch_size": Range(1, 1_000_000),
+    "train.lr": Range(0.0, 100.0, low_open=True),
+    "train.optimizer": Choice(("sgd", "adam", "adamw")),
+    "train.momentum": FRACTION_BELOW_1,
+    "train.weight_decay": Range(0.0, 10.0),
+    "train.schedule": Choice(("none", "cosine", "onecycle")),
+    "train.grad_clip": Range(0.0),
+    "train.patience": Range(0, 100_000),
+    "train.augment": Choice(("none", "shift_rotate", "revcomp")),
+    "train.label_smoothing": FRACTION_BELOW_1,
+    "train.train_eval_size": Range(1),
+    "train.seed": SEED,
+    "train.device": Choice(("auto", "cpu", "cuda", "mps")),
+    "gan.loss": Choice(("standard", "wgan-gp")),
+    "gan.n_critic": Range(1, 100),
+    "gan.gp_weight": Range(0.0),
+    "gan.beta1": FRACTION_BELOW_1,
+    "gan.beta2": FRACTION_BELOW_1,
+    "gan.lr_discriminator": Range(0.0, 100.0, low_open=True),
+    "gan.holdout": Range(0.0, 1.0, low_open=True, high_open=True),
+    "gan.eval_samples": Range(10, 1_000_000),
+    "gan.final_samples": Range(10, 1_000_000),
+    "gan.judge_epochs": Range(1, 1000),
+    "gan.tog_samples": Range(0, 1_000_000),
+    "gan.tog_epochs": Range(1, 1000),
+    "gan.ema_decay": FRACTION_BELOW_1,
+    "gan.time_limit": Range(0.0),
+}
+
+# The valid values of model parameters, by parameter name, for every model that has one of that name (a list
+# parameter such as hidden_units=[512, 256] is checked entry by entry). The upper bounds keep one typo from
+# asking for more memory than a workstation has.
+MODEL_RANGES: dict[str, Range] = {
+    "hidden_units": Range(1, 16_384),
+    "head_units": Range(1, 16_384),
+    "channels": Range(1, 4096, min_entries=1),
+    "base_channels": Range(1, 1024),
+    "convs_per_block": Range(1, 16),
+    "kernel_sizes": Range(1, 1001, min_entries=1),
+    "kernel_size": Range(1, 1001),
+    "dilations": Range(1, 1000, min_entries=1),
+    "pool_sizes": Range(1, 1000, min_entries=1),
+    "pool_size": Range(1, 1000),
+    "num_layers": Range(1, 16),
+    "n_blocks": Range(1, 64),
+    "latent_size": Range(1, 4096),
+    "dropout": FRACTION_BELOW_1,
+    "input_dropout": FRACTION_BELOW_1,
+    "discriminator_dropout": FRACTION_BELOW_1,
+}
+
+
+def check_value(key: str, value: Any, source: str = "--set") -> None:
+    """Check `value` (already of the field's type) against the key's range or words in RANGES / MODEL_RANGES.
+
+    Raises:
+        SynbiolabError: one line naming the key, the value and the valid range.
+    """
+    section, _, name = key.partition(".")
+    rule = MODEL_RANGES.get(name) if section == "model" else RANGES.get(key)
+    if rule is None or value is None:
+        return
+    where = f"{source}: " if source and source != key else ""
+    if isinstance(rule, Choice):
+        if value not in rule.words:
+            raise SynbiolabError(f"{where}{key}={value!r} is unknown; valid: {rule.describe()}")
+        return
+    if isinstance(value, list | tuple):
+        if len(value) < rule.min_entries:
+            raise SynbiolabError(f"{where}{key}={list(value)!r} needs at least {rule.min_entries} "
+                                 f"entr{'y' if rule.min_entries == 1 else 'ies'}, each {rule.describe()}")
+        for entry in value:
+            if isinstance(entry, int | float) and not isinstance(entry, bool) and not rule.contains(entry):
+                raise SynbiolabError(f"{where}{key}={list(value)!r}: the entry {entry!r} is out of range; "
+                                     f"valid: each entry {rule.describe()}")
+        return
+    if isinstance(value, int | float) and not isinstance(value, bool) and not rule.contains(value):
+        raise SynbiolabError(f"{where}{key}={value!r} is out of range; valid: {rule.describe()}")
+
+
+def _rule(key: str) -> Range | Choice | None:
+    section, _, name = key.partition(".")
+    return MODEL_RANGES.get(name) if section == "model" else RANGES.get(key)
+
+
+def checked_value(value: Any, default: Any, annotation: Any, key: str, source: str = "--set") -> Any:
+    """`value` converted to the field's type and checked against its range; one line naming both otherwise."""
+    try:
+        coerced = _coerce(value, default, annotation, key)
+    except SynbiolabError as exc:
+        rule = _rule(key)
+        where = f"{source}: " if source and source != key else ""
+        valid = "" if rule is None else f"; valid: {'each entry ' if isinstance(default, list | tuple) else ''}" \
+            f"{rule.describe()}"
+        raise SynbiolabError(f"{where}{exc}{valid}") from None
+    check_value(key, coerced, source)
+    return coerced
+
+
+def check_section(obj: Any, section: str) -> None:
+    """Check every field of a TrainConfig, GanConfig or DataConfig built in Python (``TrainConfig(epochs=-3)``):
+    its type and its range, with the messages of ``--set``."""
+    for f in fields(obj):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        key = f"{section}.{f.name}"
+        value = getattr(obj, f.name)
+        coerced = checked_value(value, default, f.type, key, source=key)
+        if coerced is not value:
+            setattr(obj, f.name, coerced)
+
+
 @dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
@@ -147,10 +325,45 @@ def parse_value(text: str) -> Any:
         return lowered == "true"
     if lowered in ("none", "null"):
         return None
+    if len(text) > 10_000:
+        raise SynbiolabError(f"--set value of {len(text):,} characters: too long for a setting")
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        # not a literal ({[1]: 2} is unhashable, deep nesting overflows the parser): a bare string
         return text
+
+
+def _entry_type(annotation: Any, default: Any) -> type | None:
+    """The type of a list field's entries: from ``list[int]`` in the annotation, or the default's entries."""
+    ann = str(annotation)
+    for name, kind in (("list[int]", int), ("list[float]", float), ("list[str]", str)):
+        if name in ann:
+            return kind
+    if isinstance(default, list | tuple) and default:
+        first = default[0]
+        return bool if isinstance(first, bool) else type(first) if isinstance(first, int | float | str) else None
+    return None
+
+
+def _coerce_entry(entry: Any, kind: type | None, key: str, value: Any) -> Any:
+    if kind is None:
+        return entry
+    if kind is int:
+        if isinstance(entry, int) and not isinstance(entry, bool):
+            return entry
+        if isinstance(entry, float) and entry.is_integer():
+            return int(entry)
+        raise SynbiolabError(f"{key}: expected a list of integers such as [64, 32], got {value!r}")
+    if kind is float:
+        if isinstance(entry, int | float) and not isinstance(entry, bool):
+            return float(entry)
+        raise SynbiolabError(f"{key}: expected a list of numbers, got {value!r}")
+    if kind is str:
+        if isinstance(entry, str | int | float) and not isinstance(entry, bool):
+            return str(entry)
+        raise SynbiolabError(f"{key}: expected a list of names, got {value!r}")
+    return entry
 
 
 def _coerce(value: Any, default: Any, annotation: Any, key: str) -> Any:
@@ -168,12 +381,15 @@ def _coerce(value: Any, default: Any, annotation: Any, key: str) -> Any:
             value = [value] if not isinstance(value, str) else [parse_value(v) for v in value.split(",")]
         if not isinstance(value, list | tuple):
             raise SynbiolabError(f"{key}: expected a list such as [64, 32], got {value!r}")
-        return list(value)
+        kind = _entry_type(annotation, default)
+        return [_coerce_entry(entry, kind, key, value) for entry in value]
     if isinstance(default, bool) or ann in ("bool", "<class 'bool'>"):
         if isinstance(value, bool):
             return value
         raise SynbiolabError(f"{key}: expected true or false, got {value!r}")
-    if isinstance(default, int) and not isinstance(default, bool) and "float" not in ann:
+    is_int = (isinstance(default, int) and not isinstance(default, bool) and "float" not in ann) or (
+        default is None and ann.split("|")[0].strip() == "int")
+    if is_int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer():
@@ -186,7 +402,9 @@ def _coerce(value: Any, default: Any, annotation: Any, key: str) -> Any:
     if isinstance(default, str) or "str" in ann:
         if isinstance(value, str):
             return value
-        return str(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # a name that reads as a number (a column called 2020)
+        raise SynbiolabError(f"{key}: expected a name, got {value!r}")
     if isinstance(default, dict) and not isinstance(value, dict):
         raise SynbiolabError(f"{key}: expected a mapping, got {value!r}")
     return value
@@ -202,7 +420,7 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
                 f"{source}: unknown key '{key}' for model '{cfg.model.name}'; valid: "
                 + ", ".join(f"model.{k}" for k in params)
             )
-        cfg.model.params[name] = _coerce(value, params[name], type(params[name]).__name__, key)
+        cfg.model.params[name] = checked_value(value, params[name], type(params[name]).__name__, key, source)
         return
     if section == "model" and name == "params":
         if not isinstance(value, dict):
@@ -211,7 +429,10 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
             set_value(cfg, f"model.{k}", v, source)
         return
     if section == "model" and name == "name":
-        get_model_class(str(value))  # raises with the list of valid names
+        if not isinstance(value, str):
+            raise SynbiolabError(f"{source}: model.name: expected a model name, got {value!r}; valid: "
+                                 + ", ".join(MODELS))
+        get_model_class(value)  # raises with the list of valid names
         if cfg.model.name != value:
             cfg.model.params = {}
         cfg.model.name = str(value)
@@ -226,7 +447,7 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
         raise SynbiolabError(f"{source}: unknown key '{key}'; valid keys: " + ", ".join(valid_keys(cfg)))
     f = valid[name]
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-    setattr(getattr(cfg, section), name, _coerce(value, default, f.type, key))
+    setattr(getattr(cfg, section), name, checked_value(value, default, f.type, key, source))
 
 
 def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
