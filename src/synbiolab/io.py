@@ -35,13 +35,25 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _os_error(exc: OSError, path: Path) -> SynbiolabError:
+class WriteFailed(SynbiolabError):
+    """A file could not be written (read-only folder, full disk, no permission); what was there is kept."""
+
+
+# The errors a user can act on; any other OSError is a fault of the program and keeps its traceback.
+WRITE_ERRORS = {errno.EROFS: "the folder is on a read-only file system", errno.ENOSPC: "the disk is full",
+                errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                errno.EDQUOT: "the disk quota is exceeded"}
+
+
+def write_error_reason(exc: OSError) -> str | None:
+    """The words for an OSError a user can act on, or None for any other."""
+    return WRITE_ERRORS.get(exc.errno)
+
+
+def _os_error(exc: OSError, path: Path) -> WriteFailed:
     """One line for the errors a user can act on (read-only folder, full disk, no permission)."""
-    reasons = {errno.EROFS: "the folder is on a read-only file system", errno.ENOSPC: "the disk is full",
-               errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-               errno.EDQUOT: "the disk quota is exceeded"}
-    reason = reasons.get(exc.errno, exc.strerror or str(exc))
-    return SynbiolabError(f"{path.parent}: cannot write {path.name}: {reason}; nothing was replaced")
+    reason = WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
+    return WriteFailed(f"{path.parent}: cannot write {path.name}: {reason}; nothing was replaced")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -58,12 +70,43 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except OSError as exc:
-        if exc.errno in (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT):
+        if exc.errno in WRITE_ERRORS:
             raise _os_error(exc, path) from exc
         raise
     finally:
         if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
+            try:
+                os.remove(tmp)
+            except OSError:  # a read-only folder cannot hold a temporary either; nothing is left to remove
+                pass
+
+
+def check_writable(folder: str | Path, size: int = 65536) -> None:
+    """Write and remove a small temporary file in `folder`, so that a command refuses before it changes anything
+    when the folder cannot be written (read-only file system, full disk, no permission).
+
+    Raises:
+        WriteFailed: one line naming the folder and the reason.
+    """
+    folder = Path(folder)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".probe.{os.getpid()}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"\0" * size)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.errno in WRITE_ERRORS:
+            raise WriteFailed(f"{folder}: cannot write into this folder: {WRITE_ERRORS[exc.errno]}; nothing was "
+                              "changed") from exc
+        raise
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -172,8 +215,14 @@ class FolderLock:
     def acquire(self) -> FolderLock:
         import fcntl
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        except OSError as exc:
+            if exc.errno in WRITE_ERRORS:
+                raise WriteFailed(f"{self.folder}: cannot write into this folder: {WRITE_ERRORS[exc.errno]}; "
+                                  "nothing was changed") from exc
+            raise
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

@@ -10,6 +10,7 @@ never leaves a half-written file that a later command trusts.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from datetime import datetime
@@ -26,8 +27,10 @@ from .io import (  # noqa: F401 - re-exported: the run folder's writers
     atomic_write_csv,
     atomic_write_json,
     atomic_write_text,
+    check_writable,
     read_json,
     remove_stale_temporaries,
+    write_error_reason,
 )
 
 HISTORY_COLUMNS = [
@@ -125,7 +128,8 @@ def start_folder(out: str | Path, kind: str, overwrite: bool = False, lock: bool
     _refuse_link(out)
     if out.exists() and not out.is_dir():
         raise SynbiolabError(f"{out}: exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()):
+    # a lock file and temporaries are what a writer killed at its first step leaves: such a folder counts as empty
+    if out.is_dir() and any(p.name != ".lock" and not p.name.endswith(".tmp") for p in out.iterdir()):
         if not overwrite:
             raise SynbiolabError(f"{out}: folder already exists; choose another --out or pass --overwrite")
         if folder_kind(out) is None:
@@ -138,13 +142,22 @@ def start_folder(out: str | Path, kind: str, overwrite: bool = False, lock: bool
         links = sorted(p.name for p in out.iterdir() if p.is_symlink())
         if links:
             raise SynbiolabError(f"{out}: --overwrite refused: '{links[0]}' is a symbolic link; nothing was deleted")
+        # a read-only folder or a full disk is found out before anything is deleted, not half-way through
+        check_writable(out)
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SynbiolabError(f"{out}: cannot create the folder ({exc.strerror})") from exc
+        reason = write_error_reason(exc) or exc.strerror
+        raise SynbiolabError(f"{out}: cannot create the folder: {reason}; nothing was written") from exc
     folder_lock = FolderLock(out)
-    if lock:
-        folder_lock.acquire()
+    try:
+        if lock:
+            folder_lock.acquire()
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     try:
         for entry in out.iterdir():
             if entry.name == ".lock":
@@ -157,6 +170,8 @@ def start_folder(out: str | Path, kind: str, overwrite: bool = False, lock: bool
                                                "versions": versions()})
     except BaseException:
         folder_lock.release()
+        if created:  # a folder this call made and could not fill is removed, so nothing is left half-made
+            shutil.rmtree(out, ignore_errors=True)
         raise
     return out, folder_lock
 
@@ -203,6 +218,53 @@ def save_model(run_dir: str | Path, model: torch.nn.Module, model_name: str, par
     atomic_write_json(Path(run_dir) / "model.json", {"name": model_name, "params": full_params, **dataset_info})
 
 
+MAX_INPUT_VALUES = 100_000_000  # values in one example that a model.json may ask for (a typo must not fill memory)
+
+
+def check_model_spec(spec, spec_path: Path, keys: tuple[str, ...] = ()) -> dict:
+    """model.json as the project writes it: the keys every model needs (and `keys`), of the right types, its
+    parameters inside the ranges of ``--set``; a damaged or edited file is one line naming it.
+
+    Returns:
+        The spec.
+    """
+    from .config import checked_value
+    from .models.registry import MODELS, model_parameters
+
+    def damaged(what: str) -> SynbiolabError:
+        return SynbiolabError(f"{spec_path}: damaged model description ({what}); retrain the run or restore the file")
+
+    if not isinstance(spec, dict):
+        raise damaged("expected a mapping")
+    missing = [k for k in ("name", "params", "input_shape", "n_outputs", *keys) if k not in spec]
+    if missing:
+        raise damaged(f"no '{missing[0]}'")
+    if not isinstance(spec["name"], str) or spec["name"] not in MODELS:
+        raise damaged(f"unknown model {spec['name']!r}; valid: {', '.join(MODELS)}")
+    shape, n_outputs, params = spec["input_shape"], spec["n_outputs"], spec["params"]
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 3 or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
+        raise damaged(f"input_shape {shape!r} is not a list of 1 to 3 positive integers")
+    if math.prod(shape) > MAX_INPUT_VALUES:
+        raise damaged(f"input_shape {shape} holds more than {MAX_INPUT_VALUES:,} values")
+    if not isinstance(n_outputs, int) or isinstance(n_outputs, bool) or not 1 <= n_outputs <= 1_000_000:
+        raise damaged(f"n_outputs {n_outputs!r} is not a positive integer")
+    if not isinstance(params, dict):
+        raise damaged("params is not a mapping")
+    defaults = model_parameters(spec["name"])
+    for key, value in params.items():
+        if key not in defaults:
+            raise damaged(f"model '{spec['name']}' has no parameter '{key}'")
+        try:
+            checked_value(value, defaults[key], type(defaults[key]).__name__, f"model.{key}", source="")
+        except SynbiolabError as exc:
+            raise damaged(str(exc)) from None
+    names = spec.get("class_names")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str | int) for n in names)):
+        raise damaged("class_names is not a list of names")
+    return spec
+
+
 def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
     """Rebuild a run's model from model.json and load model.safetensors; a damaged file is one line naming it."""
     from safetensors import SafetensorError
@@ -215,10 +277,7 @@ def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module
     weights = run_dir / "model.safetensors"
     if not spec_path.is_file() or not weights.is_file():
         raise SynbiolabError(f"{run_dir}: no saved model (model.json and model.safetensors); did training finish?")
-    spec = read_json(spec_path, "model description")
-    missing = [k for k in ("name", "params", "input_shape", "n_outputs") if not isinstance(spec, dict) or k not in spec]
-    if missing:
-        raise SynbiolabError(f"{spec_path}: damaged model description (no '{missing[0]}'); retrain the run")
+    spec = check_model_spec(read_json(spec_path, "model description"), spec_path)
     try:
         model = build_model(spec["name"], input_shape=spec["input_shape"], n_outputs=spec["n_outputs"],
                             **spec["params"])
@@ -236,6 +295,9 @@ def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module
     except RuntimeError as exc:
         raise SynbiolabError(f"{weights}: the weights are not those of the model in model.json "
                              f"('{spec['name']}'; another architecture or size)") from exc
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:  # NaN weights would give NaN predictions that read as numbers
+        raise SynbiolabError(f"{weights}: damaged weights file ('{bad}' holds NaN or infinite values); retrain the run")
     return model.to(device).eval()
 
 
@@ -266,7 +328,8 @@ class Run:
     def config(self) -> Config:
         if self.kind not in ("train", "gan"):
             raise SynbiolabError(f"{self.path}: a {self.kind} folder has no training configuration")
-        return Config.from_dict({k: self.raw_config[k] for k in ("data", "model", "train") if k in self.raw_config},
+        sections = ("data", "model", "train", "gan") if self.kind == "gan" else ("data", "model", "train")
+        return Config.from_dict({k: self.raw_config[k] for k in sections if k in self.raw_config},
                                 source=str(self.path / "config.json"))
 
     @property
@@ -300,10 +363,7 @@ class Run:
         p = self.path / "model.json"
         if not p.is_file():
             raise SynbiolabError(f"{self.path}: run has no model.json (training did not finish)")
-        spec = read_json(p, "model description")
-        if not isinstance(spec, dict):
-            raise SynbiolabError(f"{p}: damaged model description (expected a mapping)")
-        return spec
+        return check_model_spec(read_json(p, "model description"), p)
 
     def load_model(self, device: str = "cpu") -> torch.nn.Module:
         return load_model_from(self.path, device)
