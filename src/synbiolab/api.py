@@ -32,8 +32,26 @@ def load_picture(path: str | Path):
     return read_picture(path)
 
 
+def picture_files(paths) -> list[Path]:
+    """The picture files named on a command line: a folder stands for the pictures directly inside it."""
+    from .data.images import PICTURE_SUFFIXES
+
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
+            if not inside:
+                raise SynbiolabError(f"{path}: is a folder without pictures ({', '.join(PICTURE_SUFFIXES)}); give "
+                                     "picture files or a folder that holds them")
+            files += inside
+        else:
+            files.append(path)
+    return files
+
+
 def predict_images(run_path: str | Path, paths) -> list[tuple[str, dict[str, float]]]:
-    """Class probabilities for picture files, each turned into an MNIST-style image of the run's size.
+    """Class probabilities for picture files (a folder: every picture in it), each turned into an MNIST-style
+    image of the run's size.
 
     Returns:
         A list of (path, {class name: probability}).
@@ -42,19 +60,31 @@ def predict_images(run_path: str | Path, paths) -> list[tuple[str, dict[str, flo
 
     run = load_run(run_path)
     spec = run.model_spec
-    if spec.get("kind") != "image" or spec["task"] == "regression":
-        raise SynbiolabError(f"{run_path}: predict takes a run of an image classifier; this run is "
-                             f"{spec.get('kind')} {spec['task']}")
+    if spec.get("kind") != "image" or spec.get("task") not in ("binary", "multiclass"):
+        what = "a GAN" if spec.get("kind") == "gan" else f"{spec.get('kind')} {spec.get('task')}"
+        raise SynbiolabError(f"{run_path}: predict takes a run of an image classifier; this run is {what}")
+    spec_path = run.path / "model.json"
+    if len(spec["input_shape"]) != 3 or not isinstance(spec.get("class_names"), list):
+        raise SynbiolabError(f"{spec_path}: damaged model description (an image classifier needs a 3-value "
+                             "input_shape and class_names); retrain the run")
     _, height, _ = spec["input_shape"]
     norm = spec.get("normalisation") or {"mean": 0.0, "std": 1.0, "scale": 255.0}
+    if not isinstance(norm, dict) or not all(isinstance(norm.get(k), int | float) for k in ("mean", "std")) or \
+            not norm["std"] > 0:
+        raise SynbiolabError(f"{spec_path}: damaged model description (normalisation needs a mean and a std > 0)")
+    model = run.load_model()  # a damaged model is reported before any picture is read
+    files = picture_files(paths)
     batch = []
-    for p in paths:
+    for p in files:
         arr = to_mnist_style(load_picture(p), size=height, fill=norm.get("fill", 20 / 28)).astype(np.float32) / 255.0
         batch.append((arr - norm["mean"]) / norm["std"])
-    x = torch.from_numpy(np.stack(batch)).unsqueeze(1)
-    probs = probabilities(spec["task"], predict(run.load_model(), x))
-    names = spec["class_names"]
-    return [(str(p), {names[j]: float(probs[i, j]) for j in range(len(names))}) for i, p in enumerate(paths)]
+    x = torch.from_numpy(np.stack(batch).astype(np.float32)).unsqueeze(1)
+    probs = probabilities(spec["task"], predict(model, x))
+    names = [str(n) for n in spec["class_names"]]
+    if len(names) != probs.shape[1]:
+        raise SynbiolabError(f"{spec_path}: damaged model description ({len(names)} class names for a model of "
+                             f"{probs.shape[1]} classes)")
+    return [(str(p), {names[j]: float(probs[i, j]) for j in range(len(names))}) for i, p in enumerate(files)]
 
 
 def quickstart(data_dir: str | None = None, out: str | Path = "runs", verbose: bool = True) -> list[dict]:

@@ -97,7 +97,18 @@ def train(
     from .train import train as run_training
 
     if resume is not None:
-        run = run_training(None, resume=resume, verbose=not quiet)
+        # the options given with --resume: what a checkpoint can continue with is applied, the rest refused
+        if config_file is not None:
+            raise SynbiolabError("train --resume continues the run as its config.json says; --config does not go "
+                                 "with it")
+        given = _options(data_name=data, model_name=model, train_epochs=epochs, train_batch_size=batch_size,
+                         train_lr=lr, train_optimizer=optimizer, train_schedule=schedule, train_seed=seed,
+                         data_data_dir=data_dir, data_train_size=train_size, data_classes=classes,
+                         train_device=device)
+        given.update(_sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
+                                        augment, split_col, sheet, organism))
+        run = run_training(None, resume=resume, out=out, overwrite=overwrite, verbose=not quiet, options=given,
+                           sets=sets)
     else:
         extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
                                    augment, split_col, sheet, organism)
@@ -172,6 +183,8 @@ def predict(run: Path = typer.Argument(..., help="a run folder of an image model
     """Class probabilities for pictures of digits of any size (converted to MNIST style)."""
     from .api import predict_images
 
+    if top < 1:
+        raise SynbiolabError(f"--top {top}: show at least 1 class per picture")
     for path, probs in predict_images(run, images):
         best = sorted(probs.items(), key=lambda kv: -kv[1])[:top]
         _echo(f"{path}: " + "  ".join(f"{name} {p:.3f}" for name, p in best))
@@ -265,7 +278,11 @@ def gan(
     from .train.job import train_gan
 
     if resume is not None:
-        run = train_gan(None, resume=resume, verbose=not quiet)
+        given = _options(data_name=data, model_name=model, train_epochs=epochs, train_batch_size=batch_size,
+                         train_lr=lr, train_seed=seed, data_data_dir=data_dir, train_device=device, gan_loss=loss,
+                         gan_n_critic=n_critic, gan_judge=judge, model_conditional=True if conditional else None)
+        run = train_gan(None, resume=resume, out=out, overwrite=overwrite, verbose=not quiet, options=given,
+                        sets=sets)
     else:
         options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_seed=seed,
                            data_data_dir=data_dir, train_device=device, gan_loss=loss, gan_n_critic=n_critic,
@@ -417,6 +434,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # a read-only folder, a full disk or a refused permission met outside the writers that name it themselves
+        from .io import write_error_reason
+
+        reason = write_error_reason(exc)
+        if debug or reason is None:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{reason}; nothing was replaced", file=sys.stderr)
+        sys.exit(2)
+    except MemoryError:
+        if debug:
+            raise
+        print("error: out of memory; use a smaller model, batch or data set (--train-size)", file=sys.stderr)
+        sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import GanConfig
 from .data import load_dataset
 from .data.generative import prepare_gan_data
 from .data.sequences import one_hot
@@ -24,6 +25,8 @@ from .report.sections.design import write_design_report
 from .runs import atomic_write_json, atomic_write_text, open_run, prepare_run_dir
 
 CLONING_PREFIX = "AATTC"  # the EcoRI overhang that every measured construct starts with
+MAX_CANDIDATES = 1_000_000  # sequences sampled at once (a million 50-nt candidates take about 1 GB)
+MAX_REFINE_STEPS = 10_000  # gradient steps in latent space (each one a forward and backward pass over all of --n)
 
 
 def load_predictor(path, sequence_shape) -> tuple:
@@ -38,7 +41,7 @@ def load_predictor(path, sequence_shape) -> tuple:
     """
     run = open_run(path, expect="train", verb="--predictor")
     spec = run.model_spec
-    alphabet = run.raw_config.get("data", {}).get("alphabet", "dna")
+    alphabet = run.config.data.alphabet
     shape = tuple(spec.get("input_shape", ()))
     if spec.get("kind") != "sequence" or alphabet != "dna" or (shape and shape[0] != 4):
         raise SynbiolabError(
@@ -162,8 +165,12 @@ def design(
     model = load_gan(gan_run)
     if model.spec["data_kind"] != "sequence":
         raise SynbiolabError(f"--generator {generator_run}: generates images; design needs a sequence GAN (wgan_seq)")
-    if n < 1 or top < 1:
-        raise SynbiolabError(f"--n {n} --top {top}: both must be at least 1")
+    if not 1 <= n <= MAX_CANDIDATES or not 1 <= top <= n:
+        raise SynbiolabError(f"--n {n} --top {top}: sample 1 to {MAX_CANDIDATES:,} sequences and keep 1 to --n of them")
+    if not 0 <= refine_steps <= MAX_REFINE_STEPS:
+        raise SynbiolabError(f"--refine-steps {refine_steps}: out of range; valid: 0 to {MAX_REFINE_STEPS:,}")
+    if not 0 <= seed < 2**32:
+        raise SynbiolabError(f"--seed {seed}: out of range; valid: 0 to {2**32 - 1:,}")
     shape = tuple(model.spec["input_shape"])
     predictor_run_obj, predictor = load_predictor(predictor_run, shape)
     predictor_data = predictor_run_obj.load_dataset()
@@ -194,9 +201,8 @@ def design(
     chosen = np.asarray(chosen)
 
     gan_config = gan_run.config
-    gan_data = prepare_gan_data(
-        load_dataset(gan_config.data), gan_run.raw_config["gan"]["holdout"], gan_config.data.seed
-    )
+    holdout = gan_config.gan.holdout if gan_config.gan is not None else GanConfig().holdout
+    gan_data = prepare_gan_data(load_dataset(gan_config.data), holdout, gan_config.data.seed)
     train_codes = as_index_array(gan_data.train_x)
     heldout_codes = as_index_array(gan_data.heldout_x)
     nearest = nearest_hamming(codes[chosen], train_codes)
@@ -228,7 +234,7 @@ def design(
     atomic_write_text(out / "designs.fasta", fasta)
 
     natural_predicted = predict_sequences(predictor, gan_data.heldout_x)
-    pad = predictor_run_obj.raw_config.get("data", {}).get("pad", "right")
+    pad = predictor_run_obj.config.data.pad
     measured = measured_promoters(gan_config.data.data_dir)
     measured_summary = None
     if measured:

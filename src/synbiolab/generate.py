@@ -18,7 +18,10 @@ from .data.generative import GanData
 from .errors import SynbiolabError
 from .evaluate.genmetrics import as_index_array, index_to_strings
 from .io import atomic_write_bytes, atomic_write_text
-from .runs import load_model_from, open_run, subfolder
+from .runs import PROJECT_ENTRIES, check_model_spec, load_model_from, open_run, subfolder
+
+# The most samples one `synbiolab sample` draws: a grid of 10,000 digits is already a 40-megapixel picture.
+MAX_SAMPLES = {"image": 10_000, "sequence": 1_000_000}
 
 
 def balanced_labels(n: int, n_classes: int) -> torch.Tensor:
@@ -162,8 +165,13 @@ def load_gan(run, device: str = "cpu") -> nn.Module:
     """Rebuild a GAN pair from its run folder (model.json + model.safetensors); ``model.spec`` holds model.json."""
     if not (run.path / "model.safetensors").is_file():
         raise SynbiolabError(f"{run.path}: the GAN has no saved weights yet (did `synbiolab gan` finish?)")
+    spec_path = run.path / "model.json"
+    spec = check_model_spec(run.model_spec, spec_path, keys=("data_kind",))
+    if spec["data_kind"] not in ("image", "sequence"):
+        raise SynbiolabError(f"{spec_path}: damaged model description (data_kind {spec['data_kind']!r} is neither "
+                             "image nor sequence); retrain the run")
     model = load_model_from(run.path, device)
-    model.spec = run.model_spec
+    model.spec = spec
     return model
 
 
@@ -190,15 +198,20 @@ def sample(run_path, n: int = 64, digit: int | None = None, out=None, seed: int 
     """
     run = open_gan_run(run_path)
     model = load_gan(run)
-    if n < 1:
-        raise SynbiolabError(f"--n {n}: draw at least one sample")
+    limit = MAX_SAMPLES[model.spec["data_kind"]]
+    if not 1 <= n <= limit:
+        raise SynbiolabError(f"--n {n}: draw 1 to {limit:,} {model.spec['data_kind']} samples at a time")
+    if not 0 <= seed < 2**32:
+        raise SynbiolabError(f"--seed {seed}: out of range; valid: 0 to {2**32 - 1:,}")
+    if columns < 1:
+        raise SynbiolabError(f"columns={columns}: a grid needs at least 1 column")
     labels = None
     if digit is not None:
         if not model.n_classes:
             raise SynbiolabError(
                 f"--digit {digit}: {run.path} is an unconditional GAN; train with --conditional to pick one"
             )
-        names = model.spec.get("class_names") or [str(c) for c in range(model.n_classes)]
+        names = [str(c) for c in model.spec.get("class_names") or range(model.n_classes)]
         if str(digit) not in names:
             raise SynbiolabError(f"--digit {digit}: not a class of this GAN; valid: {', '.join(names)}")
         labels = torch.full((n,), names.index(str(digit)), dtype=torch.long)
@@ -210,9 +223,8 @@ def sample(run_path, n: int = 64, digit: int | None = None, out=None, seed: int 
             raise SynbiolabError(f"--out {out}: file exists; choose another name or pass --overwrite")
         if out.is_symlink():
             raise SynbiolabError(f"--out {out}: is a symbolic link; give a real file name")
-        protected = run.path.resolve() / "x"
-        if out.resolve().parent == protected.parent and out.name in ("config.json", "metrics.json", "model.json",
-                                                                    "model.safetensors", "kind.json", "history.csv"):
+        own = PROJECT_ENTRIES - {"samples.png", "samples.fasta"}
+        if out.resolve().parent == run.path.resolve() and out.name in own:
             raise SynbiolabError(f"--out {out}: is one of the run's own files; choose another name")
     samples = generate(model, n, labels, seed=seed)
     if model.spec["data_kind"] == "image":

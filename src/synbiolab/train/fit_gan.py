@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import GanConfig, TrainConfig
+from ..config import GanConfig, TrainConfig, check_section
 from ..data import InMemoryBatches
 from ..data.generative import GanData
 from ..errors import SynbiolabError
 from ..generate import balanced_labels, draw_epoch_samples
-from ..io import atomic_write_csv
+from ..io import atomic_write_csv, remove_stale_temporaries
 from .gan_step import LOSSES, gan_step
 from .support import Checkpoint, StopRequest, check_finite, console, progress_bar, select_device
 
@@ -84,6 +84,10 @@ def fit_gan(
     """
     cfg = train_config or TrainConfig()
     gcfg = gan_config or GanConfig()
+    check_section(cfg, "train")  # settings built in Python get the checks of --set
+    check_section(gcfg, "gan")
+    if resume and run_dir is None:
+        raise SynbiolabError("fit_gan(resume=True) needs the run_dir whose checkpoint to continue")
     if gcfg.n_critic < 1:
         raise SynbiolabError(f"gan.n_critic={gcfg.n_critic}: the discriminator needs at least 1 update per step")
     if gcfg.loss not in LOSSES:
@@ -120,20 +124,37 @@ def fit_gan(
     history: list[dict] = []
     start_step, seconds = 0, 0.0
     checkpoint = Checkpoint(run_dir)
+    if resume and (run_dir is not None):
+        remove_stale_temporaries(run_dir)  # a killed writer's half-written files (its process is gone)
+    if resume and not checkpoint.exists:
+        # killed before its first checkpoint: there is nothing to continue, so the run starts at its first step
+        if verbose:
+            console.print(f"{checkpoint.path.parent}: no checkpoint yet; training starts at step 1")
+        resume = False
     if resume:
         state = checkpoint.load(("model", "generator_optimizer", "discriminator_optimizer", "batches", "rng",
                                  "torch_rng", "history", "step", "seconds"))
-        checkpoint.restore(model, state["model"], "weights")
-        if ema is not None and state.get("generator_ema") is not None:
-            checkpoint.restore(ema, state["generator_ema"], "averaged generator weights")
-        checkpoint.restore(g_opt, state["generator_optimizer"], "generator optimizer state")
-        checkpoint.restore(d_opt, state["discriminator_optimizer"], "discriminator optimizer state")
-        for schedule, saved in zip(schedules, state.get("schedules") or [], strict=False):
-            schedule.load_state_dict(saved)
-        batches.load_state_dict(state["batches"])
-        rng.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        checkpoint.check_position(state, steps_per_epoch, n_steps)
+        if schedules and state.get("n_steps", n_steps) != n_steps:
+            raise SynbiolabError(f"{checkpoint.path}: the train.schedule={cfg.schedule} of this checkpoint spans "
+                                 f"{state['n_steps']} steps, this run plans {n_steps}; it cannot be resumed")
+        try:
+            checkpoint.restore(model, state["model"], "weights")
+            if ema is not None and state.get("generator_ema") is not None:
+                checkpoint.restore(ema, state["generator_ema"], "averaged generator weights")
+            checkpoint.restore(g_opt, state["generator_optimizer"], "generator optimizer state")
+            checkpoint.restore(d_opt, state["discriminator_optimizer"], "discriminator optimizer state")
+            for schedule, saved in zip(schedules, state.get("schedules") or [], strict=False):
+                schedule.load_state_dict(saved)
+            batches.load_state_dict(state["batches"])
+            rng.set_state(state["rng"])
+            torch.set_rng_state(state["torch_rng"])
+        except SynbiolabError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            raise checkpoint.damaged(f"its training state does not load: {str(exc).splitlines()[0][:120]}") from exc
         history, start_step, seconds = state["history"], state["step"], state["seconds"]
+        write_history(run_dir, history)  # killed between the two writes: history.csv lags the checkpoint
 
     def save_checkpoint(step: int) -> None:
         checkpoint.save({
@@ -141,7 +162,7 @@ def fit_gan(
             "generator_optimizer": g_opt.state_dict(), "discriminator_optimizer": d_opt.state_dict(),
             "schedules": [schedule.state_dict() for schedule in schedules], "batches": batches.state_dict(),
             "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), "history": history, "step": step,
-            "seconds": seconds,
+            "seconds": seconds, "steps_per_epoch": steps_per_epoch, "n_steps": n_steps,
         })
 
     progress = progress_bar("step {task.completed:>6.0f}/{task.total:.0f}  D {task.fields[d]:.3f}  "
@@ -183,10 +204,9 @@ def fit_gan(
                         draw_epoch_samples(model, data, fixed_latent, fixed_labels, run_dir, epoch)
                 row["seconds"] = round(seconds, 3)
                 history.append(row)
-                if run_dir is not None:
-                    columns = GAN_HISTORY_START + [k for k in row if k not in GAN_HISTORY_START]
-                    atomic_write_csv(run_dir / "history.csv", history, columns)
+                # the checkpoint first: a full disk there leaves history.csv as it was, matching the last checkpoint
                 save_checkpoint(step + 1)
+                write_history(run_dir, history)
                 if verbose:
                     console.print(_epoch_line(row, cfg.epochs), highlight=False)
                 progress.update(bar, completed=step + 1, epoch=min(epoch + 1, cfg.epochs))
@@ -204,6 +224,13 @@ def fit_gan(
         model.generator = ema  # the averaged weights are evaluated and saved (the raw ones stay in checkpoint/)
     model.eval()
     return GanFitResult(model, history, seconds, history[-1]["step"] if history else step + 1)
+
+
+def write_history(run_dir: Path | None, history: list[dict]) -> None:
+    """history.csv of a GAN run: the fixed columns first, then the quality numbers of its data kind."""
+    if run_dir is not None and history:
+        columns = GAN_HISTORY_START + [k for k in history[-1] if k not in GAN_HISTORY_START]
+        atomic_write_csv(run_dir / "history.csv", history, columns)
 
 
 @torch.no_grad()

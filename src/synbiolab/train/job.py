@@ -23,7 +23,7 @@ from ..errors import SynbiolabError, TrainingDiverged
 from ..evaluate import evaluate, predict, predictions, ranking_metrics, task_metrics
 from ..evaluate.gan_quality import ImageQuality, SequenceQuality, load_judge
 from ..generate import balanced_labels, generate, to_strings
-from ..io import atomic_write_json, atomic_write_text
+from ..io import WriteFailed, atomic_write_json, atomic_write_text
 from ..models import MODELS, build_model, count_parameters, is_gan
 from ..report import write_gan_report, write_report
 from ..report.figures import misclassified_figure
@@ -38,7 +38,7 @@ from .support import Distributed, console, select_device
 
 
 def train(config: Config, out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
-          verbose: bool = True, dataset=None) -> Run:
+          verbose: bool = True, dataset=None, options: dict | None = None, sets: list[str] | None = None) -> Run:
     """Run a whole training job and write the run folder.
 
     Args:
@@ -48,6 +48,9 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
         resume: a run folder whose checkpoint to continue (its config.json is used; `config` is ignored).
         verbose: print progress and the final table.
         dataset: an already loaded Dataset for ``config.data`` (skips loading).
+        options: with `resume`, named options as config keys (``{"train.epochs": 5}``; None values are unset).
+        sets: with `resume`, ``key=value`` overrides. Only what a checkpoint can continue with may change
+            (more epochs, patience, progress, device, data folder); anything else is refused in one line.
 
     Returns:
         The Run.
@@ -56,10 +59,20 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
     dist.init(config.train.device if config else "auto")
     lock = None
     if resume is not None:
+        if out is not None or overwrite:
+            raise SynbiolabError("train --resume writes into the run folder it continues; --out and --overwrite "
+                                 "do not go with it")
         run = open_run(resume, expect="train", verb="train --resume")
+        _require_config(run)
         config, run_dir = run.config, run.path
         if dist.is_main:
             run_dir, lock = reopen_folder(run_dir, "train")
+        try:
+            config = resume_changes(run, config, options, sets, verbose and dist.is_main, lock is not None)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
     else:
         run_dir = None
         if dist.is_main:
@@ -72,6 +85,8 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
             atomic_write_json(run_dir / "config.json", {**config.to_dict(), "meta": meta})
     try:
         _train_into(config, run_dir, dist, resume is not None, verbose, dataset)
+    except WriteFailed as exc:
+        raise WriteFailed(f"{exc}; {_kept(run_dir, 'train')}") from exc
     finally:
         if lock is not None:
             lock.release()
@@ -271,7 +286,8 @@ def resume_changes(run: Run, config: Config, options: dict | None, sets: list[st
     sources = {}
     for key, value in (options or {}).items():
         if value is not None:
-            source = "--" + key.split(".", 1)[1].replace("_", "-")
+            source = {"data.name": "--data", "model.name": "--model"}.get(
+                key, "--" + key.split(".", 1)[1].replace("_", "-"))
             set_value(changed_config, key, value, source=source)
             sources[key] = source
     apply_overrides(changed_config, sets)
@@ -363,7 +379,8 @@ def default_gan_config(data: str, model: str) -> tuple[Config, GanConfig]:
 
 
 def train_gan(config: Config | None, gan_config: GanConfig | None = None, out=None, overwrite: bool = False,
-              resume=None, verbose: bool = True, dataset=None) -> Run:
+              resume=None, verbose: bool = True, dataset=None, options: dict | None = None,
+              sets: list[str] | None = None) -> Run:
     """Train a GAN and write its run folder: config, history (losses and quality per epoch), metrics,
     weights, samples over epochs, checkpoint and report.
 
@@ -375,13 +392,27 @@ def train_gan(config: Config | None, gan_config: GanConfig | None = None, out=No
         resume: a GAN run folder to continue from its checkpoint (its config is used).
         verbose: print one line per epoch.
         dataset: an already loaded Dataset for ``config.data``.
+        options: with `resume`, named options as config keys (``{"train.epochs": 5}``; None values are unset).
+        sets: with `resume`, ``key=value`` overrides; only what a checkpoint can continue with may change.
 
     Returns:
         The Run.
     """
     if resume is not None:
-        config = open_run(resume, expect="gan", verb="gan --resume").config
+        if out is not None or overwrite:
+            raise SynbiolabError("gan --resume writes into the run folder it continues; --out and --overwrite "
+                                 "do not go with it")
+        run = open_run(resume, expect="gan", verb="gan --resume")
+        _require_config(run)
+        config = run.config
+        if config.gan is None:
+            raise SynbiolabError(f"{run.path / 'config.json'}: damaged run configuration (no 'gan' section)")
         run_dir, lock = reopen_folder(resume, "gan")
+        try:
+            config = resume_changes(run, config, options, sets, verbose)
+        except BaseException:
+            lock.release()
+            raise
     else:
         name = config.model.name
         if not is_gan(name):
@@ -393,6 +424,8 @@ def train_gan(config: Config | None, gan_config: GanConfig | None = None, out=No
         atomic_write_json(run_dir / "config.json", {**config.to_dict(), "meta": meta})
     try:
         return _train_gan_into(config, config.gan, run_dir, resume, verbose, dataset)
+    except WriteFailed as exc:
+        raise WriteFailed(f"{exc}; {_kept(run_dir, 'gan')}") from exc
     finally:
         lock.release()
 

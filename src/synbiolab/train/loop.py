@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import TrainConfig
+from ..config import TrainConfig, check_section
 from ..data import InMemoryBatches
 from ..errors import SynbiolabError
 from ..evaluate import evaluate, loss_for_task
-from ..io import atomic_write_csv
+from ..io import atomic_write_csv, remove_stale_temporaries
 from ..runs import HISTORY_COLUMNS
 from .augment import make_augmenter
 from .support import (
@@ -46,6 +46,7 @@ class FitResult:
     stopped_early: bool = False
     train_seconds: float = 0.0
     steps: int = 0
+    stopped_by_callback: bool = False  # on_epoch asked to stop (a pruned tuning trial)
 
 
 def train_eval_subset(split, size: int, seed: int):
@@ -61,6 +62,7 @@ def fit(
     run_dir: str | Path | None = None,
     resume: bool = False,
     verbose: bool = True,
+    on_epoch=None,
 ) -> FitResult:
     """Train `model` on `dataset.train`, evaluating train and validation error after every epoch.
 
@@ -71,6 +73,8 @@ def fit(
         run_dir: where history.csv and checkpoint/ go (None: nothing is written).
         resume: continue from ``run_dir/checkpoint``.
         verbose: print the progress bar and one line per epoch.
+        on_epoch: called with each history row; returning True stops training (``synbiolab tune`` prunes
+            trials this way). Nothing else in the project uses it.
 
     Returns:
         A FitResult whose model holds the weights of the epoch with the lowest validation loss.
@@ -80,12 +84,16 @@ def fit(
         KeyboardInterrupt: after Ctrl-C, once a checkpoint of the current step is saved.
     """
     cfg = config or TrainConfig()
+    check_section(cfg, "train")  # a TrainConfig built in Python gets the checks of --set
+    if resume and run_dir is None:
+        raise SynbiolabError("fit(resume=True) needs the run_dir whose checkpoint to continue")
     if len(dataset.val) == 0:
         raise SynbiolabError("the validation split is empty; set data.val_size")
     dist = Distributed.from_env()
     dist.init(cfg.device)
     device = select_device(cfg.device, dist.local_rank)
-    run_dir = Path(run_dir) if run_dir is not None and dist.is_main else None
+    folder = Path(run_dir) if run_dir is not None else None
+    run_dir = folder if dist.is_main else None  # only rank 0 writes; every rank reads the checkpoint
     verbose = verbose and dist.is_main
     model.to(device)
     train_x = dataset.train.x.to(device)
@@ -110,19 +118,26 @@ def fit(
     history: list[dict] = []
     best = {"val_loss": math.inf, "epoch": 0, "state": None}
     bad_epochs, start_step, seconds = 0, 0, 0.0
-    checkpoint = Checkpoint(run_dir)
+    checkpoint = Checkpoint(folder, writable=dist.is_main)
+    if resume and (run_dir is not None):
+        remove_stale_temporaries(run_dir)  # a killed writer's half-written files (its process is gone)
+    if resume and not checkpoint.exists:
+        # killed before its first checkpoint: there is nothing to continue, so the run starts at its first step
+        if verbose:
+            console.print(f"{checkpoint.path.parent}: no checkpoint yet; training starts at step 1")
+        resume = False
     if resume:
-        ckpt = checkpoint.load(("model", "optimizer", "batches", "rng", "history", "step"))
-        checkpoint.restore(model, ckpt["model"], "weights")
-        checkpoint.restore(optimizer, ckpt["optimizer"], "optimizer state")
-        if schedule is not None:
-            schedule.load_state_dict(ckpt["schedule"])
-        batches.load_state_dict(ckpt["batches"])
-        if augment is not None:
-            augment.generator.set_state(ckpt["augment"])
-        set_rng_state(ckpt["rng"], device)
+        ckpt = checkpoint.load(("model", "optimizer", "batches", "rng", "history", "step", "seconds", "bad_epochs",
+                                "best_val_loss", "best_epoch", "best_model"))
+        checkpoint.check_position(ckpt, steps_per_epoch, n_steps)
+        if schedule is not None and ckpt.get("n_steps", n_steps) != n_steps:
+            raise SynbiolabError(f"{checkpoint.path}: the train.schedule={cfg.schedule} of this checkpoint spans "
+                                 f"{ckpt['n_steps']} steps, this run plans {n_steps}; it cannot be resumed")
+        restore_training(checkpoint, ckpt, model, optimizer, schedule, batches, augment, device)
         history, bad_epochs, start_step, seconds = ckpt["history"], ckpt["bad_epochs"], ckpt["step"], ckpt["seconds"]
         best = {"val_loss": ckpt["best_val_loss"], "epoch": ckpt["best_epoch"], "state": ckpt["best_model"]}
+        if run_dir is not None and history:  # killed between the two writes: history.csv lags the checkpoint
+            atomic_write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
 
     def save_checkpoint(step: int) -> None:
         checkpoint.save({
@@ -132,6 +147,7 @@ def fit(
             "augment": augment.generator.get_state() if augment is not None else None,
             "history": history, "bad_epochs": bad_epochs, "step": step, "seconds": seconds,
             "best_val_loss": best["val_loss"], "best_epoch": best["epoch"], "best_model": best["state"],
+            "steps_per_epoch": steps_per_epoch, "n_steps": n_steps,
         })
 
     net = model
@@ -147,12 +163,15 @@ def fit(
                             epochs=cfg.epochs, loss=float("nan"), rate=0.0)
     advice = "lower train.lr or set train.grad_clip"
     check_every = 1 if device.type == "cpu" else 25  # .item() syncs the GPU: check its loss less often
-    stopped_early = False
+    # a resumed run that had already stopped early has nothing left to do (unless train.patience was raised)
+    stopped_early = resume and 0 < cfg.patience <= bad_epochs
+    stopped_by_callback = False
+    last_step = start_step if stopped_early else n_steps
     step = start_step
     net.train()
     t_epoch = time.perf_counter()
     with StopRequest() as stop, progress:
-        for step in range(start_step, n_steps):
+        for step in range(start_step, last_step):
             x, y = batches.next()                            # 1. sample a batch
             if augment is not None:
                 x = augment(x)
@@ -191,9 +210,11 @@ def fit(
                 if verbose:
                     print_epoch(row, cfg.epochs, best["epoch"] == epoch, dataset.task)
                 stopped_early = cfg.patience > 0 and bad_epochs >= cfg.patience and epoch < cfg.epochs
+                stopped_by_callback = on_epoch is not None and bool(on_epoch(row)) and epoch < cfg.epochs
+                # the checkpoint first: a full disk there leaves history.csv as it was, matching the last checkpoint
+                save_checkpoint(step + 1)
                 if run_dir is not None:
                     atomic_write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
-                save_checkpoint(step + 1)
                 progress.update(bar, epoch=min(epoch + 1, cfg.epochs))
                 net.train()
                 t_epoch = time.perf_counter()
@@ -202,8 +223,11 @@ def fit(
                         console.print(f"early stop: validation loss has not improved for {cfg.patience} epochs "
                                       f"(best epoch {best['epoch']})")
                     break
+                if stopped_by_callback:
+                    break
             if stop.requested:
                 seconds += time.perf_counter() - t_epoch
+                check_finite({"loss": loss.item()}, step, steps_per_epoch, checkpoint, advice)  # never save NaN
                 save_checkpoint(step + 1)
                 raise KeyboardInterrupt(f"stopped at step {step + 1}")
 
@@ -211,7 +235,28 @@ def fit(
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
-    return FitResult(model, history, best["epoch"], stopped_early, seconds, step + 1)
+    return FitResult(model, history, best["epoch"], stopped_early, seconds, step + 1, stopped_by_callback)
+
+
+def restore_training(checkpoint: Checkpoint, ckpt: dict, model, optimizer, schedule, batches, augment, device):
+    """Load a checkpoint's weights, optimizer, schedule, batch order and random state; damage is one line."""
+    try:
+        checkpoint.restore(model, ckpt["model"], "weights")
+        checkpoint.restore(optimizer, ckpt["optimizer"], "optimizer state")
+        if schedule is not None:
+            schedule.load_state_dict(ckpt["schedule"])
+        batches.load_state_dict(ckpt["batches"])
+        if augment is not None:
+            augment.generator.set_state(ckpt["augment"])
+        set_rng_state(ckpt["rng"], device)
+        if ckpt["best_model"] is not None:
+            expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+            if {k: tuple(v.shape) for k, v in ckpt["best_model"].items()} != expected:
+                raise checkpoint.damaged("its best-epoch weights are of another model")
+    except SynbiolabError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        raise checkpoint.damaged(f"its training state does not load: {str(exc).splitlines()[0][:120]}") from exc
 
 
 def epoch_row(model, train_eval, dataset, epoch, step, optimizer, seconds) -> dict:

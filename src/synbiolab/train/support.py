@@ -106,8 +106,12 @@ def make_schedule(cfg: TrainConfig, optimizer, total_steps: int):
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     if cfg.schedule == "onecycle":
+        total = max(total_steps, 2)
+        # The warm-up ends at step pct_start * total - 1: a quarter of the run, but at least one whole step, or
+        # its slope divides by zero (exactly 4 steps in all) and the learning rate never leaves the floor.
+        pct_start = max(0.25, 2 / total) if total >= 3 else 0.25
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.lr, total_steps=max(total_steps, 2), pct_start=0.25,
+            optimizer, max_lr=cfg.lr, total_steps=total, pct_start=pct_start,
             cycle_momentum=cfg.optimizer == "sgd",
         )
     raise SynbiolabError(f"train.schedule={cfg.schedule!r} is unknown; valid: none, cosine, onecycle")
@@ -159,20 +163,51 @@ class Checkpoint:
 
     Written atomically after every finite epoch; read with ``weights_only=True`` so that a planted pickle
     never runs; a damaged or foreign file is one line naming it.
+
+    Args:
+        run_dir: the run folder (None: nothing is read or written).
+        writable: this process writes the checkpoint (under DDP only rank 0 does; every rank reads it).
     """
 
-    def __init__(self, run_dir: str | Path | None):
+    def __init__(self, run_dir: str | Path | None, writable: bool = True):
         from ..runs import subfolder
 
-        self.path = subfolder(run_dir, "checkpoint") / "state.pt" if run_dir is not None else None
+        self.writable = writable and run_dir is not None
+        if run_dir is None:
+            self.path = None
+        else:
+            folder = subfolder(run_dir, "checkpoint") if self.writable else Path(run_dir) / "checkpoint"
+            self.path = folder / "state.pt"
 
     @property
     def exists(self) -> bool:
         return self.path is not None and self.path.is_file()
 
     def save(self, state: dict) -> None:
-        if self.path is not None:
+        if self.path is not None and self.writable:
             atomic_torch_save(self.path, state)
+
+    def damaged(self, reason: str) -> SynbiolabError:
+        """The one line for a checkpoint that cannot be resumed."""
+        return SynbiolabError(f"{self.path}: damaged checkpoint ({reason}); it cannot be resumed: start the run "
+                              "again (--overwrite) or restore the file")
+
+    def check_position(self, state: dict, steps_per_epoch: int, n_steps: int) -> None:
+        """The checkpoint's step and history must fit this run's plan (a config.json edited since is refused)."""
+        step, history = state.get("step"), state.get("history")
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0 or not isinstance(history, list) or \
+                not all(isinstance(row, dict) for row in history):
+            raise self.damaged("its step or history is not what synbiolab writes")
+        if not isinstance(state.get("seconds", 0.0), int | float):
+            raise self.damaged("its training time is not a number")
+        saved = state.get("steps_per_epoch")
+        if saved is not None and saved != steps_per_epoch:
+            raise SynbiolabError(f"{self.path}: the checkpoint was written with {saved} steps an epoch but this "
+                                 f"run's settings make {steps_per_epoch} (train.batch_size or the data changed "
+                                 "since); it cannot be resumed")
+        if step > n_steps:
+            raise SynbiolabError(f"{self.path}: the checkpoint is at step {step}, past the {n_steps} steps this "
+                                 "run plans (train.epochs was lowered since); it cannot be resumed")
 
     def load(self, keys: tuple[str, ...] = ()) -> dict:
         if not self.exists:
