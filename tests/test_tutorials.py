@@ -31,7 +31,7 @@ CASES = {
     "04_fixing_fits": (MNIST, r"lower the test error in (\d+) of (\d+)", lambda a, b: a >= 4 and b == 6),
     "05_cnn_mnist": (MNIST, r"CNN test accuracy ([0-9.]+) with [\d,]+ parameters, MLP ([0-9.]+)", lambda c, m: c > m),
     "06_classical_vs_deep": (MNIST, r"at \d+ images HoG\+SVM ([0-9.]+) vs CNN ([0-9.]+)", lambda s, c: s > c),
-    "07_rnns": (MNIST + SPLICE, r"sequential MNIST test accuracy ([0-9.]+)", lambda v: v >= 0.6),
+    "07_rnns": (MNIST + SPLICE, r"sequential MNIST test accuracy ([0-9.]+)", lambda v: v >= 0.4),
     "08_dna_as_data": (SPLICE, r"cnn1d test accuracy ([0-9.]+) vs k-mer logistic baseline ([0-9.]+)",
                        lambda c, b: c >= 0.85 and b >= 0.85),
     "09_small_data": (("synbio/uci_promoters/promoters.data",),

@@ -25,12 +25,13 @@ import pandas as pd
 import torch
 
 from synbiolab import (
+    Config,
     RunFacts,
     TrainConfig,
+    apply_overrides,
     build_model,
     count_parameters,
     cross_validate,
-    default_config,
     diagnose_history,
     evaluate,
     fit,
@@ -86,8 +87,12 @@ fig.tight_layout()
 # from the training folds only) and fits the linear k-mer baseline (counts of 1- to 4-mers plus the
 # one-hot letters, logistic regression with its strength chosen by internal cross-validation) on the
 # same folds. Copies of one sequence always stay in the same fold.
-cv_config = default_config("uci_promoters", "cnn1d")
-cv_config.train.epochs, cv_config.train.progress = EPOCHS, False
+# The settings are written out: the default ``cnn1d`` with the sequence models' training recipe. (The
+# data set's own recipe, ``default_config("uci_promoters", "cnn1d")``, was picked by looking at these
+# very folds, so its cross-validated score is optimistic.)
+cv_config = apply_overrides(Config(), ["data.name=uci_promoters", "model.name=cnn1d", f"train.epochs={EPOCHS}",
+                                       "train.batch_size=16", "train.lr=3e-3", "train.schedule=onecycle",
+                                       "train.weight_decay=1e-2", "train.progress=false"])
 cv = cross_validate(cv_config, n_folds=FOLDS, baseline=True, verbose=False, dataset=ds)
 rows = pd.DataFrame(cv["rows"])
 summary = cv["summary"]

@@ -31,7 +31,7 @@ def make(out: Path) -> list[Path]:
     axes[2].set_yticks(range(len(sequences)))
     axes[2].set_yticklabels([f"length {len(s)}" for s in sequences])
     axes[2].set_xlabel("position")
-    axes[2].set_title(f"padded to {x.shape[2]}: the mask (green) marks real steps")
+    axes[2].set_title(f"padded to {x.shape[2]}; green: the mask of real steps")
     fig.tight_layout()
     path = out / "rnn_sequences.png"
     fig.savefig(path, dpi=110)
