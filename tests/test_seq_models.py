@@ -107,7 +107,9 @@ def test_models_learn_a_planted_motif():
     y = torch.tensor(labels, dtype=torch.float32)
     builders = (
         lambda: CNN1d((4, 40), 1, global_pool="max"),
-        lambda: RNN((4, 40), 1, hidden_units=16),
+        # max over time finds a motif wherever it sits; the last state alone learned it too slowly to stay
+        # above 0.85 on every thread count (0.79 on one thread, 0.81 on two)
+        lambda: RNN((4, 40), 1, hidden_units=16, pooling="max"),
         lambda: CNNRNN((4, 40), 1),
     )
     for build in builders:
@@ -277,7 +279,7 @@ def test_cross_validation_tests_every_example_once(tmp_path):
     result = cross_validate(cfg, 4, out=tmp_path / "cv", verbose=False)
     rows = [r for r in result["rows"] if r["method"] == "cnn1d"]
     assert sum(r["n_test"] for r in rows) == 80 and result["grouped"]
-    assert set(result["summary"]) == {"cnn1d", "kmer_linear"}
+    assert set(result["summary"]) == {"cnn1d", "onehot_linear", "pairwise_linear", "kmer_linear"}
     assert result["summary"]["kmer_linear"]["accuracy"]["mean"] > 0.8
     assert result["pooled"]["cnn1d"]["accuracy"] > 0.7
     saved = json.loads((tmp_path / "cv" / "cv.json").read_text())
@@ -328,4 +330,5 @@ def test_cli_cv_prints_mean_and_spread(cli, tmp_path):
                          "--epochs", "6", "--batch-size", "16", "--out", str(tmp_path / "cv"))
     assert code == 0, err
     assert "3-fold cross-validation" in out and "+/-" in out and "kmer_linear" in out
-    assert (tmp_path / "cv" / "folds.csv").read_text().count("\n") == 1 + 3 * 2  # header + 2 methods x 3 folds
+    # header + 4 methods (the model and three linear baselines) x 3 folds
+    assert (tmp_path / "cv" / "folds.csv").read_text().count("\n") == 1 + 3 * 4
