@@ -403,6 +403,34 @@ def compare(
                       cache=not no_cache, seed=seed)
 
 
+# --- tuning
+
+
+@app.command()
+def tune(
+    data: str = typer.Option(None, "--data", "-d", help="data set name or file (default mnist)"),
+    model: str = typer.Option(None, "--model", "-m", help="model name (default mlp)"),
+    trials: int = typer.Option(20, "--trials", help="trials to run (added to an existing study)"),
+    jobs: int = typer.Option(1, "--jobs", help="processes running trials at once"),
+    storage: str = typer.Option(None, "--storage", help="Optuna storage shared by processes or machines, "
+                                "e.g. sqlite:///study.db or postgresql://..."),
+    study: str = typer.Option(None, "--study", help="study name in the storage (default <data>-<model>)"),
+    epochs: int = typer.Option(None, help="epochs per trial (pruned trials stop earlier)"),
+    sets: list[str] = typer.Option(None, "--set", help="fixed settings, e.g. train.patience=3"),
+    config_file: Path = typer.Option(None, "--config", help="JSON or YAML config file to start from"),
+    data_dir: str = typer.Option(None, "--data-dir", help="folder holding mnist/ and synbio/"),
+    out: Path = typer.Option(None, "--out", "-o", help="tune folder (default runs/tune-<data>-<model>-<time>)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing tune folder"),
+    seed: int = typer.Option(0, help="seed of the sampler"),
+):
+    """Search model and training settings with Optuna on validation data; write best.yaml and a report."""
+    from .experiments.tune import tune as run_tune
+
+    cfg = build_config(data, model, config_file, _options(train_epochs=epochs, data_data_dir=data_dir), sets)
+    run_tune(cfg, trials=trials, jobs=jobs, storage=storage, study_name=study, out=out, overwrite=overwrite,
+             seed=seed)
+
+
 # --- the web page
 
 

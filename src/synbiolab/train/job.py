@@ -350,9 +350,9 @@ def _try_report(run_dir: Path) -> None:
 
 
 def train_recipe_cnn(dataset, data_config, out, epochs: int = 3, seed: int = 0, device: str = "auto",
-                     verbose: bool = False) -> Run:
+                     verbose: bool = False, train_eval_size: int | None = None) -> Run:
     """Train the recipe CNN on `dataset` with the usual job; its run folder goes to `out` (replaced if it is one
-    this function wrote before).
+    this function wrote before). `train_eval_size` sets the training examples re-evaluated each epoch.
 
     Returns:
         The CNN's Run.
@@ -363,6 +363,8 @@ def train_recipe_cnn(dataset, data_config, out, epochs: int = 3, seed: int = 0, 
     set_value(config, "train.seed", seed)
     set_value(config, "train.device", device)
     set_value(config, "train.progress", False)
+    if train_eval_size is not None:
+        set_value(config, "train.train_eval_size", train_eval_size)
     return train(config, out=out, overwrite=True, verbose=verbose, dataset=dataset)
 
 
