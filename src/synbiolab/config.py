@@ -213,6 +213,10 @@ MODEL_RANGES: dict[str, Range] = {
 }
 
 
+# Parameters whose 0 a model documents as "none of that layer" (the CNNs' hidden layer before the head).
+ZERO_MEANS_NONE = {("cnn", "hidden_units"), ("cnn1d", "hidden_units")}
+
+
 def check_value(key: str, value: Any, source: str = "--set") -> None:
     """Check `value` (already of the field's type) against the key's range or words in RANGES / MODEL_RANGES.
 
@@ -420,6 +424,9 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
                 f"{source}: unknown key '{key}' for model '{cfg.model.name}'; valid: "
                 + ", ".join(f"model.{k}" for k in params)
             )
+        if value == 0 and not isinstance(value, bool) and (cfg.model.name, name) in ZERO_MEANS_NONE:
+            cfg.model.params[name] = 0  # the model documents 0 as "no such layer"
+            return
         cfg.model.params[name] = checked_value(value, params[name], type(params[name]).__name__, key, source)
         return
     if section == "model" and name == "params":
