@@ -1,4 +1,4 @@
-"""Files written safely: atomic writes, folder locks, stale temporaries, checksums and downloads.
+"""Files written safely: atomic writes, folder locks, stale temporaries and checksums.
 
 This module is a leaf: it imports nothing of the package but its error type, so that every other module
 (run folders, data loaders, reports) can use it without an import cycle.
@@ -17,9 +17,7 @@ import io
 import json
 import os
 import re
-import shutil
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -273,7 +271,7 @@ def folder_locked_by_other(folder: str | Path) -> str | None:
     return None
 
 
-# --- checksums and downloads
+# --- checksums
 
 
 def file_digest(path: str | Path, algorithm: str = "md5") -> str:
@@ -282,26 +280,3 @@ def file_digest(path: str | Path, algorithm: str = "md5") -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def download(url: str, dest: Path, checksum: str, algorithm: str = "md5", timeout: float = 30) -> Path:
-    """Download `url` to `dest` through a temporary file; keep it only if its checksum matches.
-
-    A partial or wrong download is deleted, never used.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
-        got = file_digest(tmp, algorithm)
-        if got != checksum:
-            raise SynbiolabError(
-                f"{url}: checksum mismatch ({algorithm} {got}, expected {checksum}); download discarded"
-            )
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
