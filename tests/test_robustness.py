@@ -600,3 +600,74 @@ def test_random_config_files_raise_only_the_one_line_error(tmp_path):
         _check_accepted(config)
 
     check()
+
+
+# --- design: a damaged generator or predictor is named, a second writer refused
+
+
+@pytest.fixture(scope="module")
+def sequence_runs(tmp_path_factory):
+    """A tiny sequence GAN on random 40-nt DNA and a tiny expression predictor of the same length."""
+    import random
+
+    from synbiolab.cli import main
+
+    root = tmp_path_factory.mktemp("sequences")
+    rng = random.Random(0)
+    dna = ["".join(rng.choice("ACGT") for _ in range(40)) for _ in range(300)]
+    (root / "natural.fasta").write_text("".join(f">n{i}\n{s}\n" for i, s in enumerate(dna)))
+    (root / "library.csv").write_text("seq,strength\n" + "".join(
+        f"{s},{1 + s.count('G') + s.count('C') + rng.random():.3f}\n" for s in dna))
+    for args in (["gan", "--data", root / "natural.fasta", "--model", "wgan_seq", "--epochs", "1", "--set",
+                  "model.channels=8", "--set", "model.n_blocks=1", "--set", "gan.eval_samples=50", "--set",
+                  "gan.final_samples=100", "--out", root / "gan"],
+                 ["train", "--data", root / "library.csv", "--seq-col", "seq", "--target", "strength", "--model",
+                  "cnn1d", "--epochs", "1", "--set", "model.channels=[8]", "--set", "model.hidden_units=8", "--out",
+                  root / "predictor"]):
+        try:
+            main([str(a) for a in args] + ["--quiet"])
+        except SystemExit as exc:
+            assert exc.code in (0, None), args
+    return root / "gan", root / "predictor"
+
+
+def test_design_names_a_damaged_generator_or_predictor(cli, sequence_runs, tmp_path):
+    gan, predictor = sequence_runs
+    base = ("--n", "50", "--top", "5", "--out", tmp_path / "design")
+    generator = copy_run(gan.parent, gan.name, tmp_path / "gan")
+    spec = json.loads((generator / "model.json").read_text())
+    del spec["input_shape"]
+    (generator / "model.json").write_text(json.dumps(spec))
+    before = snapshot(tmp_path)
+    code, _, err = cli("design", "--generator", generator, "--predictor", predictor, *base)
+    assert code == 2 and one_line(err) == (f"error: {generator / 'model.json'}: damaged model description (no "
+                                           "'input_shape'); retrain the run or restore the file")
+    assert snapshot(tmp_path) == before
+    broken = copy_run(predictor.parent, predictor.name, tmp_path / "predictor")
+    _truncate(broken / "model.safetensors")
+    before = snapshot(tmp_path)
+    code, _, err = cli("design", "--generator", gan, "--predictor", broken, *base)
+    assert code == 2 and one_line(err).startswith(f"error: {broken / 'model.safetensors'}: damaged weights file")
+    code, _, err = cli("design", "--generator", gan, "--predictor", predictor, "--n", "100000000", "--out",
+                       tmp_path / "design")
+    assert code == 2 and "sample 1 to 1,000,000 sequences" in one_line(err)
+    assert snapshot(tmp_path) == before and not (tmp_path / "design").exists()
+
+
+def test_design_runs_with_a_corrupt_metrics_json_and_refuses_a_second_writer(cli, sequence_runs, tmp_path):
+    from synbiolab.io import FolderLock
+
+    gan, predictor = sequence_runs
+    generator = copy_run(gan.parent, gan.name, tmp_path / "gan")
+    (generator / "metrics.json").write_text("{")
+    out = tmp_path / "design"
+    code, _, err = cli("design", "--generator", generator, "--predictor", predictor, "--n", "60", "--top", "4",
+                       "--out", out)
+    assert code == 0, err
+    assert len((out / "designs.fasta").read_text().splitlines()) == 8
+    before = snapshot(out)
+    with FolderLock(out):  # another process writing the folder
+        code, _, err = cli("design", "--generator", generator, "--predictor", predictor, "--n", "60", "--top", "4",
+                           "--out", out, "--overwrite")
+    assert code == 2 and f"another synbiolab process is writing this folder (process {os.getpid()})" in one_line(err)
+    assert snapshot(out) == before

@@ -22,7 +22,7 @@ from .errors import SynbiolabError
 from .evaluate.genmetrics import as_index_array, box_calls, index_to_strings, mean_pairwise_distance, nearest_hamming
 from .generate import generate, hard_one_hot, load_gan, open_gan_run
 from .report.sections.design import write_design_report
-from .runs import atomic_write_json, atomic_write_text, open_run, prepare_run_dir
+from .runs import atomic_write_json, atomic_write_text, open_run, start_folder
 
 CLONING_PREFIX = "AATTC"  # the EcoRI overhang that every measured construct starts with
 MAX_CANDIDATES = 1_000_000  # sequences sampled at once (a million 50-nt candidates take about 1 GB)
@@ -178,126 +178,126 @@ def design(
     low, high = float(train_targets.min()), float(train_targets.max())
     mode, value = parse_target(target, low, high)
 
+    # the folder stays locked while it is written: a second design into the same --out is refused in one line
+    out, lock = start_folder(Path(out) if out else gan_run.path / "design", "design", overwrite)
+    with lock:
+        latent = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
+        if refine_steps > 0:
+            latent = refine_latent(model.generator, predictor, latent, mode, value, refine_steps)
+        candidates = hard_one_hot(generate(model, n, latent=latent))
+        predicted = predict_sequences(predictor, candidates)
+        score = _objective(torch.as_tensor(predicted), mode, value).numpy()
+        codes = as_index_array(candidates)
+        strings = index_to_strings(codes)
+        # keep the best-scoring copy of each distinct sequence
+        order = np.argsort(-score, kind="stable")
+        seen, chosen = set(), []
+        for index in order:
+            if strings[index] not in seen:
+                seen.add(strings[index])
+                chosen.append(int(index))
+            if len(chosen) == top:
+                break
+        chosen = np.asarray(chosen)
 
-    out = prepare_run_dir(Path(out) if out else gan_run.path / "design", overwrite, kind="design")
+        gan_config = gan_run.config
+        holdout = gan_config.gan.holdout if gan_config.gan is not None else GanConfig().holdout
+        gan_data = prepare_gan_data(load_dataset(gan_config.data), holdout, gan_config.data.seed)
+        train_codes = as_index_array(gan_data.train_x)
+        heldout_codes = as_index_array(gan_data.heldout_x)
+        nearest = nearest_hamming(codes[chosen], train_codes)
+        calls = box_calls(codes[chosen])
+        records = []
+        for rank, index in enumerate(chosen):
+            i = rank
+            seq = strings[index]
+            p10, p35 = int(calls["position_10"][i]), int(calls["position_35"][i])
+            box10 = f"{seq[p10 : p10 + 6]}@{p10 + 1}" if calls["has_10"][i] else "none"
+            box35 = f"{seq[p35 : p35 + 6]}@{p35 + 1}" if calls["has_35"][i] else "none"
+            spacing = int(calls["spacing"][i]) if calls["has_10"][i] and calls["has_35"][i] else "none"
+            records.append(
+                {
+                    "name": f"design_{rank + 1:04d}",
+                    "sequence": seq,
+                    "predicted": float(predicted[index]),
+                    "nearest_train": int(nearest[i]),
+                    "box_10": box10,
+                    "box_35": box35,
+                    "spacing": spacing,
+                }
+            )
+        fasta = "".join(
+            f">{r['name']} predicted={r['predicted']:.4f} nearest_train={r['nearest_train']} box10={r['box_10']} "
+            f"box35={r['box_35']} spacing={r['spacing']}\n{r['sequence']}\n"
+            for r in records
+        )
+        atomic_write_text(out / "designs.fasta", fasta)
 
-    latent = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
-    if refine_steps > 0:
-        latent = refine_latent(model.generator, predictor, latent, mode, value, refine_steps)
-    candidates = hard_one_hot(generate(model, n, latent=latent))
-    predicted = predict_sequences(predictor, candidates)
-    score = _objective(torch.as_tensor(predicted), mode, value).numpy()
-    codes = as_index_array(candidates)
-    strings = index_to_strings(codes)
-    # keep the best-scoring copy of each distinct sequence
-    order = np.argsort(-score, kind="stable")
-    seen, chosen = set(), []
-    for index in order:
-        if strings[index] not in seen:
-            seen.add(strings[index])
-            chosen.append(int(index))
-        if len(chosen) == top:
-            break
-    chosen = np.asarray(chosen)
-
-    gan_config = gan_run.config
-    holdout = gan_config.gan.holdout if gan_config.gan is not None else GanConfig().holdout
-    gan_data = prepare_gan_data(load_dataset(gan_config.data), holdout, gan_config.data.seed)
-    train_codes = as_index_array(gan_data.train_x)
-    heldout_codes = as_index_array(gan_data.heldout_x)
-    nearest = nearest_hamming(codes[chosen], train_codes)
-    calls = box_calls(codes[chosen])
-    records = []
-    for rank, index in enumerate(chosen):
-        i = rank
-        seq = strings[index]
-        p10, p35 = int(calls["position_10"][i]), int(calls["position_35"][i])
-        box10 = f"{seq[p10 : p10 + 6]}@{p10 + 1}" if calls["has_10"][i] else "none"
-        box35 = f"{seq[p35 : p35 + 6]}@{p35 + 1}" if calls["has_35"][i] else "none"
-        spacing = int(calls["spacing"][i]) if calls["has_10"][i] and calls["has_35"][i] else "none"
-        records.append(
-            {
-                "name": f"design_{rank + 1:04d}",
-                "sequence": seq,
-                "predicted": float(predicted[index]),
-                "nearest_train": int(nearest[i]),
-                "box_10": box10,
-                "box_35": box35,
-                "spacing": spacing,
+        natural_predicted = predict_sequences(predictor, gan_data.heldout_x)
+        pad = predictor_run_obj.config.data.pad
+        measured = measured_promoters(gan_config.data.data_dir)
+        measured_summary = None
+        if measured:
+            measured_x = _encode_measured([m[0] for m in measured], shape[1], pad)
+            measured_predicted = predict_sequences(predictor, measured_x)
+            measured_log = np.log10([m[1] for m in measured])
+            measured_summary = {
+                "n": len(measured),
+                "pearson_r": float(np.corrcoef(measured_predicted, measured_log)[0, 1]),
+                "spearman_rho": float(_spearman(measured_predicted, measured_log)),
+                "predicted": measured_predicted.tolist(),
+                "measured_log10": measured_log.tolist(),
+                "names": [m[2] for m in measured],
             }
-        )
-    fasta = "".join(
-        f">{r['name']} predicted={r['predicted']:.4f} nearest_train={r['nearest_train']} box10={r['box_10']} "
-        f"box35={r['box_35']} spacing={r['spacing']}\n{r['sequence']}\n"
-        for r in records
-    )
-    atomic_write_text(out / "designs.fasta", fasta)
-
-    natural_predicted = predict_sequences(predictor, gan_data.heldout_x)
-    pad = predictor_run_obj.config.data.pad
-    measured = measured_promoters(gan_config.data.data_dir)
-    measured_summary = None
-    if measured:
-        measured_x = _encode_measured([m[0] for m in measured], shape[1], pad)
-        measured_predicted = predict_sequences(predictor, measured_x)
-        measured_log = np.log10([m[1] for m in measured])
-        measured_summary = {
-            "n": len(measured),
-            "pearson_r": float(np.corrcoef(measured_predicted, measured_log)[0, 1]),
-            "spearman_rho": float(_spearman(measured_predicted, measured_log)),
-            "predicted": measured_predicted.tolist(),
-            "measured_log10": measured_log.tolist(),
-            "names": [m[2] for m in measured],
+        summary = {
+            "generator": str(gan_run.path),
+            "predictor": str(predictor_run_obj.path),
+            "n_sampled": n,
+            "n_distinct": len(set(strings)),
+            "top": len(records),
+            "target": target,
+            "refine_steps": refine_steps,
+            "predictor_training_range": [low, high],
+            "designs": {
+                "predicted_mean": float(np.mean([r["predicted"] for r in records])),
+                "predicted_max": float(np.max([r["predicted"] for r in records])),
+                "predicted_min": float(np.min([r["predicted"] for r in records])),
+                "identical_to_training": float(np.mean(nearest == 0)),
+                "mean_nearest_train": float(nearest.mean()),
+                "rate_10": float(calls["has_10"].mean()),
+                "rate_35": float(calls["has_35"].mean()),
+                "diversity": mean_pairwise_distance(codes[chosen]) if len(chosen) > 1 else 0.0,
+            },
+            "all_sampled": {"predicted_mean": float(predicted.mean()), "predicted_std": float(predicted.std())},
+            "natural_heldout": {
+                "n": len(heldout_codes),
+                "predicted_mean": float(natural_predicted.mean()),
+                "predicted_max": float(natural_predicted.max()),
+                "rate_10": float(box_calls(heldout_codes)["has_10"].mean()),
+                "rate_35": float(box_calls(heldout_codes)["has_35"].mean()),
+            },
+            "measured_94": measured_summary,
         }
-    summary = {
-        "generator": str(gan_run.path),
-        "predictor": str(predictor_run_obj.path),
-        "n_sampled": n,
-        "n_distinct": len(set(strings)),
-        "top": len(records),
-        "target": target,
-        "refine_steps": refine_steps,
-        "predictor_training_range": [low, high],
-        "designs": {
-            "predicted_mean": float(np.mean([r["predicted"] for r in records])),
-            "predicted_max": float(np.max([r["predicted"] for r in records])),
-            "predicted_min": float(np.min([r["predicted"] for r in records])),
-            "identical_to_training": float(np.mean(nearest == 0)),
-            "mean_nearest_train": float(nearest.mean()),
-            "rate_10": float(calls["has_10"].mean()),
-            "rate_35": float(calls["has_35"].mean()),
-            "diversity": mean_pairwise_distance(codes[chosen]) if len(chosen) > 1 else 0.0,
-        },
-        "all_sampled": {"predicted_mean": float(predicted.mean()), "predicted_std": float(predicted.std())},
-        "natural_heldout": {
-            "n": len(heldout_codes),
-            "predicted_mean": float(natural_predicted.mean()),
-            "predicted_max": float(natural_predicted.max()),
-            "rate_10": float(box_calls(heldout_codes)["has_10"].mean()),
-            "rate_35": float(box_calls(heldout_codes)["has_35"].mean()),
-        },
-        "measured_94": measured_summary,
-    }
-    atomic_write_json(out / "design.json", summary)
-    write_design_report(out, summary, records, predicted, natural_predicted)
-    if verbose:
-        d = summary["designs"]
-        print(
-            f"{len(records)} designs of {n:,} sampled ({summary['n_distinct']:,} distinct), target {target}: "
-            f"predicted {d['predicted_min']:.3f} to {d['predicted_max']:.3f} "
-            f"(mean {d['predicted_mean']:.3f}; "
-            f"all sampled {predicted.mean():.3f}, held-out natural {natural_predicted.mean():.3f}); "
-            f"identical to a training promoter {d['identical_to_training']:.1%}; -10 box {d['rate_10']:.0%}, "
-            f"-35 box {d['rate_35']:.0%}",
-            flush=True,
-        )
-        if measured_summary:
+        atomic_write_json(out / "design.json", summary)
+        write_design_report(out, summary, records, predicted, natural_predicted)
+        if verbose:
+            d = summary["designs"]
             print(
-                f"predictor on the {measured_summary['n']} measured promoters: Pearson r "
-                f"{measured_summary['pearson_r']:.3f}, Spearman rho {measured_summary['spearman_rho']:.3f}",
+                f"{len(records)} designs of {n:,} sampled ({summary['n_distinct']:,} distinct), target {target}: "
+                f"predicted {d['predicted_min']:.3f} to {d['predicted_max']:.3f} "
+                f"(mean {d['predicted_mean']:.3f}; "
+                f"all sampled {predicted.mean():.3f}, held-out natural {natural_predicted.mean():.3f}); "
+                f"identical to a training promoter {d['identical_to_training']:.1%}; -10 box {d['rate_10']:.0%}, "
+                f"-35 box {d['rate_35']:.0%}",
                 flush=True,
             )
-        print(f"designs: {out / 'designs.fasta'}", flush=True)
+            if measured_summary:
+                print(
+                    f"predictor on the {measured_summary['n']} measured promoters: Pearson r "
+                    f"{measured_summary['pearson_r']:.3f}, Spearman rho {measured_summary['spearman_rho']:.3f}",
+                    flush=True,
+                )
+            print(f"designs: {out / 'designs.fasta'}", flush=True)
     return out
 
 
