@@ -116,6 +116,19 @@ def test_the_same_ranges_hold_for_every_model_and_for_config_files(cli, tmp_path
     assert code == 2 and one_line(err) == f"error: {config}: model.dropout=1.0 is out of range; valid: 0 <= value < 1"
 
 
+def test_a_yaml_alias_bomb_is_refused_in_one_short_line(cli, tmp_path):
+    # six lines of aliases expand into 531,441 entries; the message quotes a few of them, not all
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+        f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcde", "bcdef", strict=True)]
+    config = tmp_path / "bomb.yaml"
+    config.write_text("meta:\n" + "".join(f"  {line}\n" for line in levels)
+                      + "data: {name: digits}\nmodel: {name: mlp, params: {hidden_units: *f}}\n")
+    code, _, err = cli("train", "--config", config, "--out", tmp_path / "run")
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"error: {config}: model.hidden_units: expected a list of integers")
+    assert len(line) < 300 and not (tmp_path / "run").exists()
+
+
 def test_python_settings_get_the_same_checks():
     # TrainConfig(epochs=-3) once trained for 0 epochs and reported "best epoch 0/0"
     ds = load_dataset("digits")

@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import json
 import math
+import reprlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,15 @@ MODEL_RANGES: dict[str, Range] = {
 ZERO_MEANS_NONE = {("cnn", "hidden_units"), ("cnn1d", "hidden_units")}
 
 
+def shown(value: Any, width: int = 80) -> str:
+    """A value as an error message quotes it: its repr, cut to `width` characters (a YAML alias can expand a
+    few lines into a list of millions of entries)."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict, short.maxstring, short.maxother = 3, 8, 8, 4, 60, 60
+    text = short.repr(value)  # bounded however large the value: never the whole of it
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def check_value(key: str, value: Any, source: str = "--set") -> None:
     """Check `value` (already of the field's type) against the key's range or words in RANGES / MODEL_RANGES.
 
@@ -230,19 +240,19 @@ def check_value(key: str, value: Any, source: str = "--set") -> None:
     where = f"{source}: " if source and source != key else ""
     if isinstance(rule, Choice):
         if value not in rule.words:
-            raise SynbiolabError(f"{where}{key}={value!r} is unknown; valid: {rule.describe()}")
+            raise SynbiolabError(f"{where}{key}={shown(value)} is unknown; valid: {rule.describe()}")
         return
     if isinstance(value, list | tuple):
         if len(value) < rule.min_entries:
-            raise SynbiolabError(f"{where}{key}={list(value)!r} needs at least {rule.min_entries} "
+            raise SynbiolabError(f"{where}{key}={shown(list(value))} needs at least {rule.min_entries} "
                                  f"entr{'y' if rule.min_entries == 1 else 'ies'}, each {rule.describe()}")
         for entry in value:
             if isinstance(entry, int | float) and not isinstance(entry, bool) and not rule.contains(entry):
-                raise SynbiolabError(f"{where}{key}={list(value)!r}: the entry {entry!r} is out of range; "
+                raise SynbiolabError(f"{where}{key}={shown(list(value))}: the entry {shown(entry)} is out of range; "
                                      f"valid: each entry {rule.describe()}")
         return
     if isinstance(value, int | float) and not isinstance(value, bool) and not rule.contains(value):
-        raise SynbiolabError(f"{where}{key}={value!r} is out of range; valid: {rule.describe()}")
+        raise SynbiolabError(f"{where}{key}={shown(value)} is out of range; valid: {rule.describe()}")
 
 
 def _rule(key: str) -> Range | Choice | None:
@@ -358,15 +368,15 @@ def _coerce_entry(entry: Any, kind: type | None, key: str, value: Any) -> Any:
             return entry
         if isinstance(entry, float) and entry.is_integer():
             return int(entry)
-        raise SynbiolabError(f"{key}: expected a list of integers such as [64, 32], got {value!r}")
+        raise SynbiolabError(f"{key}: expected a list of integers such as [64, 32], got {shown(value)}")
     if kind is float:
         if isinstance(entry, int | float) and not isinstance(entry, bool):
             return float(entry)
-        raise SynbiolabError(f"{key}: expected a list of numbers, got {value!r}")
+        raise SynbiolabError(f"{key}: expected a list of numbers, got {shown(value)}")
     if kind is str:
         if isinstance(entry, str | int | float) and not isinstance(entry, bool):
             return str(entry)
-        raise SynbiolabError(f"{key}: expected a list of names, got {value!r}")
+        raise SynbiolabError(f"{key}: expected a list of names, got {shown(value)}")
     return entry
 
 
@@ -384,13 +394,13 @@ def _coerce(value: Any, default: Any, annotation: Any, key: str) -> Any:
         if isinstance(value, int | float | str) and not isinstance(value, bool):
             value = [value] if not isinstance(value, str) else [parse_value(v) for v in value.split(",")]
         if not isinstance(value, list | tuple):
-            raise SynbiolabError(f"{key}: expected a list such as [64, 32], got {value!r}")
+            raise SynbiolabError(f"{key}: expected a list such as [64, 32], got {shown(value)}")
         kind = _entry_type(annotation, default)
         return [_coerce_entry(entry, kind, key, value) for entry in value]
     if isinstance(default, bool) or ann in ("bool", "<class 'bool'>"):
         if isinstance(value, bool):
             return value
-        raise SynbiolabError(f"{key}: expected true or false, got {value!r}")
+        raise SynbiolabError(f"{key}: expected true or false, got {shown(value)}")
     is_int = (isinstance(default, int) and not isinstance(default, bool) and "float" not in ann) or (
         default is None and ann.split("|")[0].strip() == "int")
     if is_int:
@@ -398,19 +408,19 @@ def _coerce(value: Any, default: Any, annotation: Any, key: str) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise SynbiolabError(f"{key}: expected an integer, got {value!r}")
+        raise SynbiolabError(f"{key}: expected an integer, got {shown(value)}")
     if isinstance(default, float) or "float" in ann:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value) if not (isinstance(default, int) and isinstance(value, int)) else value
-        raise SynbiolabError(f"{key}: expected a number, got {value!r}")
+        raise SynbiolabError(f"{key}: expected a number, got {shown(value)}")
     if isinstance(default, str) or "str" in ann:
         if isinstance(value, str):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)  # a name that reads as a number (a column called 2020)
-        raise SynbiolabError(f"{key}: expected a name, got {value!r}")
+        raise SynbiolabError(f"{key}: expected a name, got {shown(value)}")
     if isinstance(default, dict) and not isinstance(value, dict):
-        raise SynbiolabError(f"{key}: expected a mapping, got {value!r}")
+        raise SynbiolabError(f"{key}: expected a mapping, got {shown(value)}")
     return value
 
 
@@ -437,7 +447,7 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
         return
     if section == "model" and name == "name":
         if not isinstance(value, str):
-            raise SynbiolabError(f"{source}: model.name: expected a model name, got {value!r}; valid: "
+            raise SynbiolabError(f"{source}: model.name: expected a model name, got {shown(value)}; valid: "
                                  + ", ".join(MODELS))
         get_model_class(value)  # raises with the list of valid names
         if cfg.model.name != value:
