@@ -22,6 +22,7 @@ from .config import Config
 from .errors import SynbiolabError
 from .io import (  # noqa: F401 - re-exported: the run folder's writers
     FolderLock,
+    WriteFailed,
     atomic_torch_save,
     atomic_write_bytes,
     atomic_write_csv,
@@ -192,7 +193,13 @@ def subfolder(folder: str | Path, name: str) -> Path:
     _refuse_link(path)
     if path.exists() and not path.is_dir():
         raise SynbiolabError(f"{path}: exists and is not a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if write_error_reason(exc) is None:
+            raise
+        raise WriteFailed(f"{path.parent}: cannot create {name}/: {write_error_reason(exc)}; nothing was "
+                          "replaced") from exc
     return path
 
 
