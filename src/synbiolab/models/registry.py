@@ -100,11 +100,15 @@ def count_parameters(model: nn.Module) -> int:
 
 # --- the models and their recipes
 
+# The MNIST recipe, seed 0, chosen on validation accuracy (test accuracy in brackets): the old 20 epochs gave
+# (98.39 %); 6 epochs 98.34 % (98.59 %); with label smoothing 0.1, 3 / 4 / 5 epochs 98.30 % (98.39 %) /
+# 98.32 % (98.53 %) / 98.54 % (98.72 %); [512, 512] for 10 epochs 98.28 % (98.43 %). Five epochs of the same
+# network cost a quarter of the old recipe's training time (epochs x FLOPs, and wall time alike).
 register_model(
     "mlp",
     MLP,
-    recipe={"epochs": 20, "batch_size": 128, "lr": 1e-3, "optimizer": "adamw", "schedule": "onecycle",
-            "weight_decay": 1e-4},
+    recipe={"epochs": 5, "batch_size": 128, "lr": 1e-3, "optimizer": "adamw", "schedule": "onecycle",
+            "weight_decay": 1e-4, "label_smoothing": 0.1},
     kinds=("image", "sequence"),
     summary="multilayer perceptron on the flattened input",
     capacity_keys=("hidden_units",),
