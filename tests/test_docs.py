@@ -92,7 +92,7 @@ def test_every_theory_page_links_a_tutorial_and_every_tutorial_a_theory_page():
 def test_every_tutorial_checks_its_headline_and_ends_with_exercises():
     for script in TUTORIALS:
         text = script.read_text()
-        assert 'print(f"headline: ' in text, f"{script.name} prints no headline"
+        assert re.search(r'print\(f?"headline: ', text), f"{script.name} prints no headline"
         assert re.search(r"^assert ", text, re.MULTILINE), f"{script.name} checks nothing"
         assert "# Exercises\n# ---------\n# 1. " in text, f"{script.name} has no exercises"
         assert "SYNBIOLAB_TUTORIAL_FAST" in text, f"{script.name} has no fast mode"
