@@ -104,9 +104,12 @@ def test_a_bad_named_option_names_the_option(cli, tmp_path):
 
 def test_the_same_ranges_hold_for_every_model_and_for_config_files(cli, tmp_path):
     # one MODEL_RANGES entry per parameter name: the CNN's integer hidden_units and the MLP's list obey it alike
-    code, _, err = cli("train", "--data", "digits", "--model", "cnn", "--set", "model.hidden_units=0", "--out",
+    code, _, err = cli("train", "--data", "digits", "--model", "cnn", "--set", "model.hidden_units=-1", "--out",
                        tmp_path / "a")
-    assert code == 2 and "model.hidden_units=0 is out of range; valid: 1 to 16,384" in one_line(err)
+    assert code == 2 and "model.hidden_units=-1 is out of range; valid: 1 to 16,384 or 0 for none" in one_line(err)
+    code, _, err = cli("train", "--data", "digits", "--model", "mlp", "--set", "model.hidden_units=[0]", "--out",
+                       tmp_path / "a")
+    assert code == 2 and "the entry 0 is out of range; valid: each entry 1 to 16,384" in one_line(err)
     code, _, err = cli("train", "--data", "digits", "--model", "cnn", "--set", "model.channels=[]", "--out",
                        tmp_path / "a")
     assert code == 2 and "model.channels=[] needs at least 1 entry" in one_line(err)
@@ -568,7 +571,7 @@ def _check_accepted(config) -> None:
     defaults = model_parameters(config.model.name)
     for key, value in config.model.params.items():
         assert key in defaults
-        check_value(f"model.{key}", value)
+        check_value(f"model.{key}", value, model=config.model.name)
     as_json = json.loads(json.dumps(config.to_dict(), allow_nan=False))
     assert Config.from_dict(as_json).to_dict() == as_json
 

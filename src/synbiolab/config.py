@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SynbiolabError
-from .models.registry import MODELS, get_model_class, is_gan, model_parameters
+from .models.registry import MODELS, is_gan, model_parameters
 
 
 @dataclass
@@ -116,6 +116,7 @@ class Range:
     low_open: bool = False
     high_open: bool = False
     min_entries: int = 0
+    note: str = ""  # words added to the range, e.g. "or 0 for none"
 
     def contains(self, value: float) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
@@ -124,7 +125,7 @@ class Range:
             return False
         return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
 
-    def describe(self) -> str:
+    def _bounds(self) -> str:
         """The range in words, e.g. ``> 0``, ``>= 1``, ``0 <= value < 1``, ``1 to 100000``."""
         low = None if self.low is None else f"{self.low:g}"
         high = None if self.high is None else f"{self.high:,}" if isinstance(self.high, int) else f"{self.high:g}"
@@ -137,6 +138,10 @@ class Range:
         if high is not None:
             return f"{'<' if self.high_open else '<='} {high}"
         return "any finite number"
+
+    def describe(self) -> str:
+        """The range in words, with its note."""
+        return f"{self._bounds()} {self.note}" if self.note else self._bounds()
 
 
 @dataclass(frozen=True)
@@ -227,8 +232,14 @@ def shown(value: Any, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def check_value(key: str, value: Any, source: str = "--set") -> None:
+def check_value(key: str, value: Any, source: str = "--set", model: str | None = None) -> None:
     """Check `value` (already of the field's type) against the key's range or words in RANGES / MODEL_RANGES.
+
+    Args:
+        key: ``section.name``.
+        value: the value, of the field's type.
+        source: where it came from, for the message (``--set``, an option, a file).
+        model: for a model parameter, the model (some models document 0 as "no such layer").
 
     Raises:
         SynbiolabError: one line naming the key, the value and the valid range.
@@ -237,6 +248,10 @@ def check_value(key: str, value: Any, source: str = "--set") -> None:
     rule = MODEL_RANGES.get(name) if section == "model" else RANGES.get(key)
     if rule is None or value is None:
         return
+    if (model, name) in ZERO_MEANS_NONE:
+        if value == 0 and not isinstance(value, bool):
+            return
+        rule = dataclasses.replace(rule, note="or 0 for none")
     where = f"{source}: " if source and source != key else ""
     if isinstance(rule, Choice):
         if value not in rule.words:
@@ -260,7 +275,8 @@ def _rule(key: str) -> Range | Choice | None:
     return MODEL_RANGES.get(name) if section == "model" else RANGES.get(key)
 
 
-def checked_value(value: Any, default: Any, annotation: Any, key: str, source: str = "--set") -> Any:
+def checked_value(value: Any, default: Any, annotation: Any, key: str, source: str = "--set",
+                  model: str | None = None) -> Any:
     """`value` converted to the field's type and checked against its range; one line naming both otherwise."""
     try:
         coerced = _coerce(value, default, annotation, key)
@@ -270,7 +286,7 @@ def checked_value(value: Any, default: Any, annotation: Any, key: str, source: s
         valid = "" if rule is None else f"; valid: {'each entry ' if isinstance(default, list | tuple) else ''}" \
             f"{rule.describe()}"
         raise SynbiolabError(f"{where}{exc}{valid}") from None
-    check_value(key, coerced, source)
+    check_value(key, coerced, source, model)
     return coerced
 
 
@@ -431,13 +447,11 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
         params = model_parameters(cfg.model.name)
         if name not in params:
             raise SynbiolabError(
-                f"{source}: unknown key '{key}' for model '{cfg.model.name}'; valid: "
+                f"{source}: unknown key {shown(key)} for model '{cfg.model.name}'; valid: "
                 + ", ".join(f"model.{k}" for k in params)
             )
-        if value == 0 and not isinstance(value, bool) and (cfg.model.name, name) in ZERO_MEANS_NONE:
-            cfg.model.params[name] = 0  # the model documents 0 as "no such layer"
-            return
-        cfg.model.params[name] = checked_value(value, params[name], type(params[name]).__name__, key, source)
+        cfg.model.params[name] = checked_value(value, params[name], type(params[name]).__name__, key, source,
+                                               model=cfg.model.name)
         return
     if section == "model" and name == "params":
         if not isinstance(value, dict):
@@ -446,22 +460,22 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
             set_value(cfg, f"model.{k}", v, source)
         return
     if section == "model" and name == "name":
-        if not isinstance(value, str):
-            raise SynbiolabError(f"{source}: model.name: expected a model name, got {shown(value)}; valid: "
-                                 + ", ".join(MODELS))
-        get_model_class(value)  # raises with the list of valid names
+        if not isinstance(value, str) or value not in MODELS:
+            where = f"{source}: " if source else ""
+            raise SynbiolabError(f"{where}unknown model {shown(value)}; valid: " + ", ".join(MODELS))
         if cfg.model.name != value:
             cfg.model.params = {}
         cfg.model.name = str(value)
         return
     if section == "gan" and cfg.gan is None:
         if not is_gan(cfg.model.name):
-            raise SynbiolabError(f"{source}: '{key}' is a GAN setting, and model '{cfg.model.name}' is not a GAN")
+            raise SynbiolabError(f"{source}: {shown(key)} is a GAN setting, and model '{cfg.model.name}' is not "
+                                 "a GAN")
         cfg.gan = GanConfig()
     cls = SECTIONS.get(section)
     valid = {f.name: f for f in fields(cls)} if cls else {}
     if name not in valid:
-        raise SynbiolabError(f"{source}: unknown key '{key}'; valid keys: " + ", ".join(valid_keys(cfg)))
+        raise SynbiolabError(f"{source}: unknown key {shown(key)}; valid keys: " + ", ".join(valid_keys(cfg)))
     f = valid[name]
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     setattr(getattr(cfg, section), name, checked_value(value, default, f.type, key, source))
@@ -514,7 +528,7 @@ def default_config(data: str = "mnist", model: str | None = None) -> Config:
     model = model or (recipe.model if recipe is not None else "mlp")
     cfg = Config()
     cfg.data.name = data
-    set_value(cfg, "model.name", model)
+    set_value(cfg, "model.name", model, source="")
     entry = MODELS[model]
     for key, value in entry.recipe.items():
         set_value(cfg, f"train.{key}", value, source=f"recipe of {model}")

@@ -263,7 +263,8 @@ def check_model_spec(spec, spec_path: Path, keys: tuple[str, ...] = ()) -> dict:
         if key not in defaults:
             raise damaged(f"model '{spec['name']}' has no parameter '{key}'")
         try:
-            checked_value(value, defaults[key], type(defaults[key]).__name__, f"model.{key}", source="")
+            checked_value(value, defaults[key], type(defaults[key]).__name__, f"model.{key}", source="",
+                          model=spec["name"])
         except SynbiolabError as exc:
             raise damaged(str(exc)) from None
     names = spec.get("class_names")
