@@ -43,7 +43,7 @@ CASES = {
     "12_gans": (MNIST + WANG + ("synbio/ecoli_promoters_wang2020/sequence_data.txt",),
                 r"designs predicted ([+0-9.-]+) log10 above", lambda gain: gain > 0),
 }
-TIMEOUT_S = 240  # one tutorial in fast mode takes 5 to 60 s on 2 cores
+TIMEOUT_S = 600  # fast mode takes 5 to 60 s on 2 quiet cores, and 3 to 4 times longer on a busy machine
 
 
 def test_every_tutorial_is_tested():
