@@ -6,6 +6,8 @@ run folder with its kind, fit, evaluate once at the end, and finish the folder.
 
 from __future__ import annotations
 
+import copy
+import json
 import sys
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 
 from ..classical import kmer_baseline
-from ..config import Config, GanConfig, TrainConfig, default_config, set_value
+from ..config import Config, GanConfig, TrainConfig, apply_overrides, default_config, set_value, shown
 from ..data import Dataset, Split, load_dataset
 from ..data.generative import prepare_gan_data, to_data_space
 from ..diagnose.noise import estimate_label_noise, is_cheap
@@ -273,14 +275,20 @@ def resume_changes(run: Run, config: Config, options: dict | None, sets: list[st
     More epochs continue the run where its checkpoint stopped (not with a schedule planned over the old number
     of epochs: that schedule has already decayed); fewer than the epochs already trained are refused.
 
+    Args:
+        run: the run folder being resumed.
+        config: its config (from config.json).
+        options: named options as config keys (``{"train.epochs": 5}``; None values are options not given).
+        sets: ``key=value`` overrides.
+        verbose: print the line that says what changed.
+        write: record the changes in config.json (only the process that writes the folder does).
+
     Returns:
-        The config to continue with (written to config.json when it changed).
+        The config to continue with.
+
+    Raises:
+        SynbiolabError: a setting a checkpoint cannot continue with, named with the settings that may change.
     """
-    import copy
-    import json
-
-    from ..config import apply_overrides
-
     kind = run.kind
     changed_config = copy.deepcopy(config)
     sources = {}
@@ -299,8 +307,8 @@ def resume_changes(run: Run, config: Config, options: dict | None, sets: list[st
     for key in changed:
         if key not in RESUMABLE[kind]:
             raise SynbiolabError(
-                f"{verb} --resume: {sources.get(key, '--set')} {key}={after.get(key)!r} cannot change a run that is "
-                f"resumed (it was trained with {key}={before.get(key)!r}); on resume only "
+                f"{verb} --resume: {sources.get(key, '--set')} {key}={shown(after.get(key))} cannot change a run that "
+                f"is resumed (it was trained with {key}={shown(before.get(key))}); on resume only "
                 f"{', '.join(RESUMABLE[kind])} may change; start a new run with --out for other settings")
     notes = []
     if "train.epochs" in changed:
@@ -314,7 +322,7 @@ def resume_changes(run: Run, config: Config, options: dict | None, sets: list[st
                 f"{verb} --resume: train.epochs cannot change for a run with train.schedule={config.train.schedule}: "
                 f"its learning rate was planned over {old} epochs; start a new run with --epochs {new}")
         notes.append(f"train.epochs {old} -> {new}" + (f" ({new - old} more)" if new > old else ""))
-    notes += [f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in changed if k != "train.epochs"]
+    notes += [f"{k} {shown(before.get(k))} -> {shown(after.get(k))}" for k in changed if k != "train.epochs"]
     if verbose:
         console.print(f"resuming {run.path} with " + "; ".join(notes))
     if write:
