@@ -26,8 +26,9 @@ from hypothesis import strategies as st
 import synbiolab.data.sequences as sequences
 from synbiolab import SynbiolabError, load_dataset
 from synbiolab.data.images import MAX_PICTURE_PIXELS, MNIST_FILES, read_idx, write_idx
-from synbiolab.data.sequences import MAX_SEQUENCE_LENGTH, parse_targets, read_fasta, read_table
+from synbiolab.data.sequences import MAX_SEQUENCE_LENGTH, read_fasta, read_table
 from synbiolab.data.tables import read_rows
+from synbiolab.data.targets import parse_targets
 
 
 def numbers_csv(path: Path, n=300, bad=None, seed=0) -> Path:

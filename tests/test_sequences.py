@@ -5,22 +5,19 @@ import pytest
 import torch
 
 from synbiolab.data.sequences import (
-    duplicate_groups,
-    duplicate_report,
     encode,
     encode_table,
     kmer_counts,
     kmer_names,
-    merge_duplicates,
     one_hot,
     pad_or_trim,
-    parse_targets,
     read_fasta,
     read_sequences,
     read_table,
     reverse_complement,
     reverse_complement_one_hot,
 )
+from synbiolab.data.targets import duplicate_groups, duplicate_report, merge_duplicates, parse_targets
 from synbiolab.errors import SynbiolabError
 
 # --- encoding against hand-computed arrays

@@ -14,33 +14,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..config import DataConfig
 from ..errors import SynbiolabError
 from ..io import file_digest
+from .builder import build_sequence_dataset, encoding_notes, regression_notes
 from .fetch import fetch
 from .images import cache_dir, data_roots
 from .organisms import organism_info, parse_organism
-from .registry import Dataset, Split, check_train_size, data_warning, register_dataset
+from .registry import Dataset, register_dataset
 from .sequences import (
     ALPHABETS,
     FASTA_SUFFIXES,
     SequenceTable,
     check_encoded_size,
-    duplicate_groups,
-    duplicate_report,
     encode_table,
-    merge_duplicates,
     one_hot,
-    parse_targets,
     read_fasta,
     read_sequences,
-    trimmed_share,
 )
-from .splits import grouped_split, stratified_split
-
-TRIM_WARNING_SHARE = 0.1  # say so when fitting sequences to --length discards more than this share of the letters
+from .targets import duplicate_report, parse_targets
 
 # --- files, checksums and where they come from
 
@@ -143,240 +136,6 @@ def resolve_file(key: str, data_dir: str | None = None, download_ok: bool = True
     raise SynbiolabError(f"data file {entry.path} not found (searched {searched}){why}; set --data-dir")
 
 
-# --- turning records into a Dataset
-
-
-def _val_size(cfg: DataConfig, default: float) -> float:
-    # An unset validation size means the data set's own default fraction.
-    return default if cfg.val_size is None else cfg.val_size
-
-
-def connected_groups(*labelings) -> np.ndarray:
-    """One integer per example such that examples sharing a label in any labeling share the integer.
-
-    Used to keep both a user's groups and the copies of a sequence whole in a split.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    n = len(labelings[0])
-    rows, cols, offset = [], [], n
-    for labels in labelings:
-        _, codes = np.unique(np.asarray(labels), return_inverse=True)
-        rows.append(np.arange(n))
-        cols.append(codes + offset)
-        offset += codes.max() + 1
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset, offset))
-    return connected_components(graph, directed=False)[1][:n]
-
-
-def held_out(size: float, how: str, groups: np.ndarray, labels: np.ndarray | None, seed: int, what: str):
-    """(rest, held_out) indices that never split a group; stratified by label when asked and possible."""
-    if how == "stratified" and labels is not None:
-        if len(np.unique(groups)) == len(groups):
-            return stratified_split(labels, size, seed=seed, what=what)
-        # Stratify the groups by the label of their first member, then hold out the chosen groups whole.
-        names, first = np.unique(groups, return_index=True)
-        fraction = size / len(groups) if size >= 1 else size
-        n_groups = min(max(int(round(fraction * len(names))), 1), len(names) - 1)
-        _, held_groups = stratified_split(labels[first], n_groups, seed=seed, what=what)
-        held = np.flatnonzero(np.isin(groups, names[held_groups]))
-        return np.setdiff1d(np.arange(len(groups)), held), held
-    if how not in ("random", "stratified", "grouped"):
-        raise SynbiolabError(f"data.split={how!r} is unknown; valid: random, stratified, grouped")
-    return grouped_split(groups, size, seed=seed, what=what)
-
-
-def build_sequence_dataset(
-    name: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    task: str,
-    cfg: DataConfig,
-    class_names: list[str] | None = None,
-    target_names: list[str] | None = None,
-    sequences: list[str] | None = None,
-    ids: list[str] | None = None,
-    groups: list[str] | None = None,
-    split: str = "random",
-    test_size: float = 0.2,
-    val_size: float = 0.1,
-    info: dict | None = None,
-    assigned: list[str] | None = None,
-) -> Dataset:
-    """Split encoded sequences into train/validation/test, keeping copies of a sequence (and groups) whole.
-
-    Args:
-        name: data set name.
-        x: one-hot (N, A, L).
-        y: targets (N,) int64 for classification, (N, T) float32 for regression, (N,) zeros when unlabelled.
-        task: multiclass, binary, regression or generative.
-        cfg: the DataConfig (seed, sizes, merge_duplicates).
-        class_names, target_names: label or target names.
-        sequences: the raw sequences, to find duplicates.
-        ids, groups: per-example identifiers and groups.
-        split: random, stratified or grouped (grouped needs `groups`).
-        test_size, val_size: held-out sizes (count or fraction).
-        info: provenance and preprocessing notes.
-        assigned: the split the data's authors gave each example (train, val or test; ``--split-col``): used
-            as it is, with a validation split carved from the training rows when none is marked.
-
-    Returns:
-        A Dataset of kind "sequence".
-    """
-    info = dict(info or {})
-    if sequences is not None:
-        dup = duplicate_groups(sequences)
-        n_dup = len(dup) - len(np.unique(dup))
-        if n_dup and cfg.merge_duplicates:
-            first, y, merged_groups = merge_duplicates(
-                sequences, y, task if task != "generative" else "binary", groups
-            )
-            x = x[first]
-            ids = None if ids is None else [ids[i] for i in first]
-            groups = merged_groups
-            sequences = [sequences[i] for i in first]
-            assigned = None if assigned is None else [assigned[i] for i in first]
-            info["duplicates"] = (
-                f"{n_dup} extra copies of repeated sequences merged into one example each "
-                "(regression targets averaged, labels by majority)"
-            )
-            dup = np.arange(len(first))
-        elif n_dup:
-            info["duplicates"] = (
-                f"{n_dup} extra copies of {len(np.unique(dup[np.bincount(dup)[dup] > 1]))} "
-                "repeated sequences: all copies of a sequence are kept in the same split "
-                "(data.merge_duplicates=true merges them)"
-            )
-    else:
-        dup = np.arange(len(x))
-    if split == "grouped":
-        if groups is None:
-            raise SynbiolabError(f"{name}: data.split=grouped needs groups: name a column with --group-col")
-        whole = connected_groups(dup, np.asarray(groups))
-    else:
-        whole = dup
-    labels = y if task in ("multiclass", "binary") else None
-    if assigned is not None:
-        train, val, test = _authors_split(name, np.asarray(assigned), split, whole, labels, cfg, val_size, info)
-    else:
-        pool, test = held_out(
-            cfg.test_size if cfg.test_size is not None else test_size, split, whole, labels, cfg.seed, "test_size"
-        )
-        pool_labels = None if labels is None else labels[pool]
-        train_rel, val_rel = held_out(
-            _val_size(cfg, val_size), split, whole[pool], pool_labels, cfg.seed + 1, "val_size"
-        )
-        train, val = pool[train_rel], pool[val_rel]
-    if cfg.train_size is not None:
-        check_train_size(cfg.train_size, len(train), name)
-        keep = np.random.default_rng(cfg.seed + 2).permutation(len(train))[: int(cfg.train_size)]
-        train = np.sort(train[keep])
-    y_dtype = torch.float32 if task in ("regression", "generative") else torch.int64
-    group_array = None if groups is None else np.asarray(groups)
-
-    def make(index):
-        return Split(
-            torch.from_numpy(np.ascontiguousarray(x[index])),
-            torch.as_tensor(np.asarray(y)[index], dtype=y_dtype),
-            None if ids is None else [ids[i] for i in index],
-            None if group_array is None else group_array[index],
-        )
-
-    info.setdefault(
-        "split",
-        {"random": "random", "stratified": "stratified by class", "grouped": "grouped (whole groups held out)"}[split]
-        + ", copies of a sequence kept together; "
-        f"seed {cfg.seed}",
-    )
-    return Dataset(
-        name=name,
-        task=task,
-        kind="sequence",
-        train=make(train),
-        val=make(val),
-        test=make(test),
-        class_names=class_names,
-        input_shape=tuple(x.shape[1:]),
-        target_names=target_names,
-        info=info,
-    )
-
-
-def _authors_split(name, assigned, split, whole, labels, cfg, val_size, info):
-    """(train, val, test) indices from the split column; validation carved from train when none is marked."""
-    column = cfg.split_col or "split"
-    train = np.flatnonzero(assigned == "train")
-    val = np.flatnonzero(assigned == "val")
-    test = np.flatnonzero(assigned == "test")
-    if not len(train):
-        raise SynbiolabError(f"{name}: no row of column '{column}' says train (or training)")
-    if not len(test):
-        raise SynbiolabError(f"{name}: no row of column '{column}' says test; mark the rows held out for the end")
-    note = f"as the data's authors made it (column '{column}'): {len(train):,} train, "
-    if len(val):
-        note += f"{len(val):,} validation, {len(test):,} test rows"
-    else:
-        rel_train, rel_val = held_out(_val_size(cfg, val_size), split, whole[train],
-                                      None if labels is None else labels[train], cfg.seed + 1, "val_size")
-        train, val = train[rel_train], train[rel_val]
-        note += f"{len(test):,} test rows; no row says val, so {len(val):,} of the train rows are held out for it"
-    info["split"] = note
-    shared = np.intersect1d(whole[np.concatenate([train, val])], whole[test])
-    if len(shared):
-        info["split overlap"] = (f"{len(shared)} sequence(s) occur in both the test rows and the train or validation "
-                                 "rows of the authors' split (kept as given)")
-    return train, val, test
-
-
-def _encoding_notes(
-    sequences: list[str], x: np.ndarray, mask: np.ndarray, cfg: DataConfig, length: int, source: str = ""
-) -> dict:
-    lengths = np.array([len(s) for s in sequences])
-    ambiguous = int(((x.max(1) < 1) & mask).any(1).sum())
-    notes = {
-        "lengths": f"min {lengths.min()}, median {int(np.median(lengths))}, max {lengths.max()} letters",
-        "encoding": f"one-hot {x.shape[1]} x {length}"
-        + (
-            f"; {int((lengths < length).sum())} shorter sequences padded on the {cfg.pad}"
-            if (lengths < length).any()
-            else ""
-        )
-        + (
-            f"; {int((lengths > length).sum())} longer ones trimmed on the {cfg.pad}"
-            if (lengths > length).any()
-            else ""
-        ),
-    }
-    if ambiguous:
-        notes["ambiguity"] = (
-            f"{ambiguous} sequences hold IUPAC ambiguity letters, encoded as probabilities "
-            "over the bases (data.strict=true rejects them)"
-        )
-    if cfg.alphabet == "dna":
-        rna = sum(1 for seq in sequences if "U" in seq or "u" in seq)
-        if rna:
-            notes["rna"] = f"{rna} sequences written with RNA letters: U read as T, the same base"
-    share = trimmed_share(sequences, length)
-    if share > TRIM_WARNING_SHARE:
-        kept = {"right": "first", "left": "last", "centre": "middle"}.get(cfg.pad, "first")
-        data_warning(notes, f"{source or cfg.name}: fitting the sequences to {length} positions discards "
-                            f"{share:.0%} of their letters ({int((lengths > length).sum()):,} of {len(lengths):,} "
-                            f"sequences are longer; each keeps its {kept} {length}); check --length and --pad")
-    return notes
-
-
-def _regression_notes(y: np.ndarray, names: list[str], logged: bool) -> dict:
-    return {
-        "targets": "; ".join(
-            f"{n}{' (log10)' if logged else ''}: mean {y[:, j].mean():.3f}, sd {y[:, j].std():.3f}, "
-            f"range {y[:, j].min():.3f} to {y[:, j].max():.3f}"
-            for j, n in enumerate(names)
-        )
-    }
-
-
 # --- the named sets
 
 
@@ -399,7 +158,7 @@ def _load_uci_promoters(cfg: DataConfig) -> Dataset:
         **organism_info("Escherichia coli", "bacteria"),
         "source": "UCI Machine Learning Repository, E. coli promoter gene sequences (Towell, Shavlik & "
         "Noordewier 1990), CC BY 4.0: 53 promoters and 53 non-promoters, 57 nt",
-        **_encoding_notes(seqs, x, mask, cfg, x.shape[2]),
+        **encoding_notes(seqs, x, mask, cfg, x.shape[2]),
         "note": "106 sequences: small data, judge a model by cross-validation (synbiolab cv --folds 10)",
     }
     return build_sequence_dataset(
@@ -428,7 +187,7 @@ def _load_uci_splice(cfg: DataConfig) -> Dataset:
         "source": "UCI Machine Learning Repository, primate splice-junction gene sequences, CC BY 4.0: "
         "3,190 windows of 60 nt; EI = exon/intron boundary (donor), IE = intron/exon (acceptor), "
         "N = neither",
-        **_encoding_notes(table.sequences, x, mask, cfg, x.shape[2]),
+        **encoding_notes(table.sequences, x, mask, cfg, x.shape[2]),
     }
     return build_sequence_dataset(
         "uci_splice",
@@ -465,8 +224,8 @@ def _load_ecoli_promoters(cfg: DataConfig) -> Dataset:
         **organism_info("Escherichia coli K-12", "bacteria"),
         "source": "Wang et al. 2020, Nucleic Acids Research 48:6403: 11,884 E. coli K-12 promoters (50 nt), "
         "expression measured by dRNA-seq (Thomason et al. 2015)",
-        **_encoding_notes(seqs, x, mask, cfg, x.shape[2]),
-        **_regression_notes(y, ["log10 expression"], False),
+        **encoding_notes(seqs, x, mask, cfg, x.shape[2]),
+        **regression_notes(y, ["log10 expression"], False),
         "baseline": "6-mer ridge regression, 80/20 split: Pearson r 0.26",
     }
     return build_sequence_dataset(
@@ -502,7 +261,7 @@ def _load_ecoli_promoters_natural(cfg: DataConfig) -> Dataset:
         **organism_info("Escherichia coli K-12", "bacteria"),
         "source": "Wang et al. 2020, Nucleic Acids Research 48:6403: 14,098 natural E. coli K-12 promoters "
         "(50 nt) of the paper's generative model",
-        **_encoding_notes(seqs, x, mask, cfg, x.shape[2]),
+        **encoding_notes(seqs, x, mask, cfg, x.shape[2]),
         "task": "no targets: for generative models (synbiolab gan); the test split is a 10 % held-out set",
     }
     return build_sequence_dataset(
@@ -596,7 +355,7 @@ def _load_rbs_1014ic(cfg: DataConfig) -> Dataset:
         "rows": f"{len(keep)} of {len(rows)} rows used; {len(rows) - len(keep)} have neither UTR/CDS columns "
         "nor an mRNA whose boundary matches a known UTR or CDS",
         "groups": f"{len(set(groups))} source studies (DATASET); test and validation hold out whole studies",
-        **_regression_notes(y, ["log10 protein"], False),
+        **regression_notes(y, ["log10 protein"], False),
         "baseline": "ridge on 3-mers + one-hot of the UTR end, studies held out (5 group folds): r 0.36",
     }
     return build_sequence_dataset(
@@ -647,7 +406,7 @@ def load_sequence_file(cfg: DataConfig) -> Dataset:
     info = {
         **organism,
         "source": f"{table.source}: {len(table)} sequences",
-        **_encoding_notes(table.sequences, x, mask, cfg, x.shape[2], table.source),
+        **encoding_notes(table.sequences, x, mask, cfg, x.shape[2], table.source),
     }
     if table.targets is None:
         task, y, names, target_names = "generative", np.zeros(len(table), np.float32), None, None
@@ -658,7 +417,7 @@ def load_sequence_file(cfg: DataConfig) -> Dataset:
         task, y, names = parse_targets(table, cfg.task, cfg.log_target)
         target_names = names if task == "regression" else list(table.target_names)
         if task == "regression":
-            info.update(_regression_notes(y, names, cfg.log_target))
+            info.update(regression_notes(y, names, cfg.log_target))
             names = None
     if report["n_duplicated_sequences"]:
         shown = "; ".join(f"lines {', '.join(map(str, e['lines']))}" for e in report["examples"][:3])
@@ -726,7 +485,7 @@ def load_fasta_per_class(cfg: DataConfig, paths: list[Path]) -> Dataset:
         "source": f"one FASTA file per class: {counts} sequences",
         "classes": "the file names, in the order given" + ("; the second file is the positive class (label 1)"
                                                            if len(paths) == 2 else ""),
-        **_encoding_notes(sequences, x, mask, cfg, length, ",".join(p.name for p in paths)),
+        **encoding_notes(sequences, x, mask, cfg, length, ",".join(p.name for p in paths)),
     }
     upper = [seq.upper().replace("U", "T") for seq in sequences]
     label_sets: dict[str, set] = {}

@@ -19,8 +19,8 @@ from torch import nn
 from ..classical.kmer import BASELINES, compare_to_baselines, linear_baselines
 from ..config import Config
 from ..data import Dataset, Split, load_dataset
+from ..data.builder import connected_groups, held_out
 from ..data.splits import kfold
-from ..data.synbio import connected_groups, held_out
 from ..errors import SynbiolabError
 from ..evaluate import predict, ranking_metrics
 from ..io import atomic_write_csv, atomic_write_json
