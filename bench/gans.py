@@ -9,7 +9,10 @@ Prints the numbers the GAN issue asks for, each next to its reference and its ta
   (within 10 points of the natural rates), share of samples identical to a training promoter (<= 1 %).
 
 Training time is bounded by ``--dcgan-minutes`` and ``--wgan-minutes`` (the issue's budgets on 2 CPU cores:
-20 and 30 minutes); each run stops after the first epoch past its budget. Time per epoch is printed.
+20 and 30 minutes); each run stops after the first epoch past its budget. Time per epoch is printed, the WGAN's
+quality after every epoch against the minutes of training, and the machine's matrix-product speed at the start
+and the end of the run (minutes on a machine shared with other work are not minutes on a quiet one: scale by
+that speed). The WGAN runs its default recipe (model size, epochs, schedule) unless told otherwise.
 
     SYNBIOLAB_DATA=../shared/data python bench/gans.py --parts dcgan,cgan,wgan
 """
@@ -104,12 +107,28 @@ def run_dcgan(args, conditional: bool, judge: str | None) -> dict:
     return summary
 
 
+def matmul_gflops(size: int = 1024, repeats: int = 10) -> float:
+    """float32 matrix-product speed of this machine right now (best of 3 rounds), the scale of its minutes."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * size**3 / best / 1e9
+
+
 def run_wgan(args) -> dict:
     config, settings = default_gan_config("ecoli_promoters_natural", "wgan_seq")
-    set_value(config, "train.epochs", args.wgan_epochs)
     set_value(config, "train.device", args.device)
-    set_value(config, "model.channels", args.wgan_channels)
-    set_value(config, "train.schedule", args.wgan_schedule)
+    # 0 or empty: the recipe's own value (the default recipe is what this benchmark is for)
+    if args.wgan_epochs:
+        set_value(config, "train.epochs", args.wgan_epochs)
+    if args.wgan_channels:
+        set_value(config, "model.channels", args.wgan_channels)
+    if args.wgan_schedule:
+        set_value(config, "train.schedule", args.wgan_schedule)
     if args.data_dir:
         set_value(config, "data.data_dir", args.data_dir)
     settings.time_limit = args.wgan_minutes * 60
@@ -124,8 +143,16 @@ def run_wgan(args) -> dict:
         f"\npromoter WGAN-GP, {_device_name(metrics['device'])}: {metrics['epochs_run']} epochs (planned "
         f"{metrics['epochs_planned']}), {metrics['seconds_per_epoch']:.1f} s per epoch, "
         f"{metrics['train_seconds']:.0f} s of training, {wall:.0f} s in all; {f['n_train']:,} training and "
-        f"{f['n_heldout']:,} held-out natural promoters; {f['n_samples']:,} generated"
+        f"{f['n_heldout']:,} held-out natural promoters; {f['n_samples']:,} generated; channels "
+        f"{config.model.params.get('channels', 'default')}, schedule {config.train.schedule}, lr {config.train.lr:g}"
     )
+    history = run.history
+    print(f"  quality against minutes of training ({settings.eval_samples:,} samples per epoch; ceiling measured on "
+          "as many natural sequences):")
+    print(f"  {'epoch':>6} {'minutes':>8} {'6-mer r':>8} {'ceiling':>8} {'-10':>6} {'-35':>6} {'copies':>7}")
+    for row in history.itertuples():
+        print(f"  {row.epoch:>6} {row.seconds / 60:>8.1f} {row.kmer_r:>8.3f} {row.kmer_r_ceiling:>8.3f} "
+              f"{row.rate_10:>6.2f} {row.rate_35:>6.2f} {row.exact_fraction:>7.3f}")
     r_ok = f["kmer_r"] >= 0.9 and f["kmer_r"] >= f["kmer_r_ceiling"] - 0.05
     print(
         f"  6-mer Pearson r vs held-out: {f['kmer_r']:.4f}; ceiling (natural train vs held-out) "
@@ -168,6 +195,8 @@ def run_wgan(args) -> dict:
         "train_seconds": metrics["train_seconds"],
         "device": metrics["device"],
         **{k: f[k] for k in SEQUENCE_QUALITY_KEYS},
+        "curve": [{"epoch": int(row.epoch), "seconds": float(row.seconds), "kmer_r": float(row.kmer_r),
+                   "kmer_r_ceiling": float(row.kmer_r_ceiling)} for row in history.itertuples()],
         "run": str(run.path),
     }
 
@@ -181,14 +210,14 @@ def main() -> None:
     parser.add_argument("--dcgan-minutes", type=float, default=20.0, help="training budget of each DCGAN")
     parser.add_argument("--wgan-minutes", type=float, default=30.0, help="training budget of the WGAN")
     parser.add_argument("--dcgan-epochs", type=int, default=30)
-    parser.add_argument("--wgan-epochs", type=int, default=2000)
+    parser.add_argument("--wgan-epochs", type=int, default=0, help="0: the recipe's")
     parser.add_argument("--base-channels", type=int, default=64)
-    parser.add_argument("--wgan-channels", type=int, default=128)
+    parser.add_argument("--wgan-channels", type=int, default=0, help="0: the recipe's")
     parser.add_argument("--wgan-eval-samples", type=int, default=2000)
     parser.add_argument("--dcgan-schedule", default="none", choices=["none", "cosine"],
                         help="cosine: both learning rates decay to 0 over --dcgan-epochs")
-    parser.add_argument("--wgan-schedule", default="none", choices=["none", "cosine"],
-                        help="cosine: both learning rates decay to 0 over --wgan-epochs (set to what fits the budget)")
+    parser.add_argument("--wgan-schedule", default="", choices=["", "none", "cosine"],
+                        help="cosine: both learning rates decay to 0 over --wgan-epochs (empty: the recipe's)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--judge-epochs", type=int, default=3)
     parser.add_argument("--final-samples", type=int, default=10000)
@@ -198,7 +227,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    results: dict = {"args": vars(args)}
+    results: dict = {"args": vars(args), "matmul_gflops_start": matmul_gflops()}
+    print(f"machine: {_device_name('cpu')}, matrix product {results['matmul_gflops_start']:.1f} GFLOP/s at the start")
     judge = None
     if "dcgan" in parts:
         results["dcgan"] = run_dcgan(args, conditional=False, judge=None)
@@ -207,6 +237,9 @@ def main() -> None:
         results["cgan"] = run_dcgan(args, conditional=True, judge=judge)
     if "wgan" in parts:
         results["wgan"] = run_wgan(args)
+    results["matmul_gflops_end"] = matmul_gflops()
+    print(f"\nmatrix product {results['matmul_gflops_end']:.1f} GFLOP/s at the end "
+          f"({results['matmul_gflops_start']:.1f} at the start)")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "bench_gans.json").write_text(json.dumps(results, indent=2) + "\n")
 
