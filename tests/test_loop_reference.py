@@ -43,5 +43,6 @@ def test_fit_matches_a_plain_pytorch_loop():
     # and training did something: the weights moved from their initial values
     torch.manual_seed(0)
     initial = build_model("mlp", ds, hidden_units=[32], dropout=0.2)
-    moved = max((a - b).abs().max().item() for a, b in zip(result.model.parameters(), initial.parameters(), strict=True))
+    pairs = zip(result.model.parameters(), initial.parameters(), strict=True)
+    moved = max((a - b).abs().max().item() for a, b in pairs)
     assert moved > 1e-2
