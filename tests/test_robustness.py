@@ -119,6 +119,18 @@ def test_the_same_ranges_hold_for_every_model_and_for_config_files(cli, tmp_path
     assert code == 2 and one_line(err) == f"error: {config}: model.dropout=1.0 is out of range; valid: 0 <= value < 1"
 
 
+def test_model_settings_its_constructor_refuses_leave_no_run_folder(cli, tmp_path):
+    # checked on the meta device before the folder is made: nothing half-made is left for --overwrite to clear
+    code, _, err = cli("train", *TINY, "--set", "model.activation=swish", "--out", tmp_path / "run")
+    assert code == 2 and one_line(err) == "error: activation 'swish' is unknown; valid: relu, gelu, tanh, sigmoid, silu"
+    code, _, err = cli("train", *TINY, "--set", "model.hidden_units=[16384,16384,16384]", "--out", tmp_path / "run")
+    assert code == 2 and one_line(err).startswith("error: model 'mlp' would have 538,132,490 parameters, more than "
+                                                  "the 100,000,000 synbiolab trains")
+    code, _, err = cli("gan", "--data", "digits", "--model", "wgan_seq", "--out", tmp_path / "run")
+    assert code == 2 and "generates sequence data but 'digits' holds image data" in one_line(err)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_yaml_alias_bomb_is_refused_in_one_short_line(cli, tmp_path):
     # six lines of aliases expand into 531,441 entries; the message quotes a few of them, not all
     levels = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [

@@ -151,8 +151,11 @@ def test_two_concurrent_overwrites_one_wins_and_the_other_is_refused(digits_run,
     command = [sys.executable, "-m", "synbiolab", "train", "--data", "digits", "--model", "mlp", "--epochs", "40",
                "--quiet", "--out", str(run), "--overwrite"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline and not (run / "history.csv").is_file():
+    # the second starts once the first holds the folder (it loads its data and checks its model first)
+    from synbiolab.io import folder_locked_by_other
+
+    deadline = time.time() + 120
+    while time.time() < deadline and folder_locked_by_other(run) is None:
         time.sleep(0.05)
     second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     out, err = first.communicate(timeout=300)

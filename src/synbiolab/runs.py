@@ -115,16 +115,9 @@ def _refuse_link(path: Path) -> None:
                              "(give the folder it points to, or another --out)")
 
 
-def start_folder(out: str | Path, kind: str, overwrite: bool = False, lock: bool = True) -> tuple[Path, FolderLock]:
-    """Create a project folder of `kind`, locked for this process, with kind.json written first.
-
-    An existing non-empty folder is an error unless `overwrite`; `overwrite` replaces only a folder that
-    synbiolab wrote (it holds kind.json) and that holds nothing but what synbiolab writes, never a link, never
-    one that another process is writing.
-
-    Returns:
-        The folder and its lock (release it when the job ends; the kernel releases it if the process dies).
-    """
+def check_new_folder(out: str | Path, overwrite: bool = False) -> None:
+    """The checks of ``start_folder`` without its side effects, so that a job refuses a bad --out before it loads
+    any data: a link, a file, a folder that exists without `overwrite`, or one that `overwrite` may not replace."""
     out = Path(out)
     _refuse_link(out)
     if out.exists() and not out.is_dir():
@@ -145,6 +138,20 @@ def start_folder(out: str | Path, kind: str, overwrite: bool = False, lock: bool
             raise SynbiolabError(f"{out}: --overwrite refused: '{links[0]}' is a symbolic link; nothing was deleted")
         # a read-only folder or a full disk is found out before anything is deleted, not half-way through
         check_writable(out)
+
+
+def start_folder(out: str | Path, kind: str, overwrite: bool = False, lock: bool = True) -> tuple[Path, FolderLock]:
+    """Create a project folder of `kind`, locked for this process, with kind.json written first.
+
+    An existing non-empty folder is an error unless `overwrite`; `overwrite` replaces only a folder that
+    synbiolab wrote (it holds kind.json) and that holds nothing but what synbiolab writes, never a link, never
+    one that another process is writing.
+
+    Returns:
+        The folder and its lock (release it when the job ends; the kernel releases it if the process dies).
+    """
+    out = Path(out)
+    check_new_folder(out, overwrite)
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from ..report.html import save_figure
 from ..report.outputs import PREDICTIONS, prediction_frame, sequence_letters
 from ..report.sections.gan import summary_line
 from ..report.sections.interpret import BASELINE_METHOD, PREPARATION_KEYS
-from ..runs import Run, default_run_name, open_run, reopen_folder, save_model, start_folder, versions
+from ..runs import Run, check_new_folder, default_run_name, open_run, reopen_folder, save_model, start_folder, versions
 from .fit_gan import fit_gan
 from .loop import FitResult, fit, train_eval_subset
 from .support import Distributed, console, select_device
@@ -77,9 +77,14 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
             raise
     else:
         run_dir = None
+        out = out or Path("runs") / default_run_name(config.data.name, config.model.name)
+        # bad --out, data or model settings are refused before the run folder is made, so none is left half-made
         if dist.is_main:
-            run_dir, lock = start_folder(out or Path("runs") / default_run_name(config.data.name, config.model.name),
-                                         "train", overwrite)
+            check_new_folder(out, overwrite)
+        dataset = dataset if dataset is not None else load_dataset(config.data)
+        check_model(config.model.name, config.model.params, dataset)
+        if dist.is_main:
+            run_dir, lock = start_folder(out, "train", overwrite)
         run_dir = Path(dist.broadcast(str(run_dir) if run_dir else None))
         meta = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "versions": versions(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "world_size": dist.world_size}
@@ -97,6 +102,32 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
 
         torch_dist.barrier()
     return Run(run_dir)
+
+
+MAX_PARAMETERS = 100_000_000  # about 1.6 GB with Adam's state; a typo in a model setting must not ask for 50 GB
+
+
+def check_model(name: str, params: dict, dataset=None, input_shape=None, n_outputs=None) -> None:
+    """Build the model on PyTorch's meta device (shapes only, no memory) so that settings its constructor refuses,
+    or a model too large to train, are one line before any folder is made.
+
+    Raises:
+        SynbiolabError: the constructor's complaint, or the number of parameters over MAX_PARAMETERS.
+    """
+    try:
+        with torch.device("meta"):
+            model = build_model(name, dataset, input_shape=input_shape, n_outputs=n_outputs, **params)
+    except SynbiolabError:
+        raise
+    except (TypeError, ValueError, RuntimeError, IndexError) as exc:
+        settings = ", ".join(f"model.{k}={shown(v)}" for k, v in params.items()) or "its defaults"
+        raise SynbiolabError(f"model '{name}' cannot be built with {settings}: "
+                             f"{str(exc).splitlines()[0][:160]}") from exc
+    n = count_parameters(model)
+    if n > MAX_PARAMETERS:
+        raise SynbiolabError(f"model '{name}' would have {n:,} parameters, more than the {MAX_PARAMETERS:,} "
+                             f"synbiolab trains (about {16 * n / 1e9:.0f} GB with the optimizer's state); choose "
+                             "smaller model settings")
 
 
 def _train_into(config: Config, run_dir: Path, dist, resume: bool, verbose: bool, dataset) -> None:
@@ -428,7 +459,12 @@ def train_gan(config: Config | None, gan_config: GanConfig | None = None, out=No
         if not is_gan(name):
             raise SynbiolabError(f"model '{name}' is not a GAN; train it with `synbiolab train --model {name}`")
         config.gan = gan_config or config.gan or default_config(config.data.name, name).gan
-        run_dir, lock = start_folder(out or Path("runs") / default_run_name(config.data.name, name), "gan", overwrite)
+        out = out or Path("runs") / default_run_name(config.data.name, name)
+        # a bad --out or data set is refused before the run folder is made, so none is left half-made
+        check_new_folder(out, overwrite)
+        dataset = dataset if dataset is not None else load_dataset(config.data)
+        _check_generates(name, dataset)
+        run_dir, lock = start_folder(out, "gan", overwrite)
         meta = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "versions": versions(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "kind": "gan"}
         atomic_write_json(run_dir / "config.json", {**config.to_dict(), "meta": meta})
@@ -440,14 +476,16 @@ def train_gan(config: Config | None, gan_config: GanConfig | None = None, out=No
         lock.release()
 
 
+def _check_generates(model: str, ds) -> None:
+    wanted = MODELS[model].generates
+    if ds.kind != wanted:
+        raise SynbiolabError(f"model '{model}' generates {wanted} data but '{ds.name}' holds {ds.kind} data; "
+                             f"use {'dcgan' if ds.kind == 'image' else 'wgan_seq'}")
+
+
 def _train_gan_into(config, gcfg: GanConfig, run_dir, resume, verbose: bool, dataset):
     ds = dataset if dataset is not None else load_dataset(config.data)
-    wanted = MODELS[config.model.name].generates
-    if ds.kind != wanted:
-        raise SynbiolabError(
-            f"model '{config.model.name}' generates {wanted} data but '{ds.name}' holds {ds.kind} data; "
-            f"use {'dcgan' if ds.kind == 'image' else 'wgan_seq'}"
-        )
+    _check_generates(config.model.name, ds)
     data = prepare_gan_data(ds, gcfg.holdout, config.data.seed)
     torch.manual_seed(config.train.seed)
     # a conditional GAN's output width is its number of classes
