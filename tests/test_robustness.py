@@ -99,6 +99,9 @@ def test_a_bad_named_option_names_the_option(cli, tmp_path):
     assert code == 2 and one_line(err) == "error: --epochs: train.epochs=-3 is out of range; valid: 1 to 100,000"
     code, _, err = cli("train", *TINY, "--lr", "0", "--out", tmp_path / "run")
     assert code == 2 and "--lr: train.lr=0.0 is out of range; valid: 0 < value <= 100" in one_line(err)
+    code, _, err = cli("train", *TINY, "--classes", "3,x", "--out", tmp_path / "run")
+    assert code == 2 and one_line(err) == ("error: --classes: data.classes: expected a list of integers such as "
+                                           "[64, 32], got [3, 'x']; valid: each entry >= 0")
     assert not (tmp_path / "run").exists()
 
 
@@ -615,11 +618,11 @@ def test_random_config_files_raise_only_the_one_line_error(tmp_path):
     from synbiolab.config import load_config
 
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1"))),
+    @given(st.one_of(st.text(max_size=300).map(str.encode), st.binary(max_size=300)),
            st.sampled_from([".yaml", ".json"]))
-    def check(text, suffix):
+    def check(content, suffix):
         path = tmp_path / f"c{suffix}"
-        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        path.write_bytes(content)  # any bytes: text, or not even UTF-8
         try:
             config = load_config(path)
         except SynbiolabError as exc:

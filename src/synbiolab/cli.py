@@ -112,8 +112,7 @@ def train(
     else:
         extra = _sequence_settings(seq_col, target, id_col, group_col, split, length, pad, strict, log_target,
                                    augment, split_col, sheet, organism)
-        if classes:
-            classes = [int(c) for c in str(classes).split(",") if c.strip()] if isinstance(classes, str) else classes
+        # --classes 3,7 is read by the config like --set data.classes=3,7 (a bad entry is named there)
         options = _options(train_epochs=epochs, train_batch_size=batch_size, train_lr=lr, train_optimizer=optimizer,
                            train_schedule=schedule, train_seed=seed, data_data_dir=data_dir,
                            data_train_size=train_size, data_classes=classes or None, train_device=device)

@@ -283,8 +283,8 @@ def checked_value(value: Any, default: Any, annotation: Any, key: str, source: s
     except SynbiolabError as exc:
         rule = _rule(key)
         where = f"{source}: " if source and source != key else ""
-        valid = "" if rule is None else f"; valid: {'each entry ' if isinstance(default, list | tuple) else ''}" \
-            f"{rule.describe()}"
+        listed = isinstance(default, list | tuple) or "list" in str(annotation)
+        valid = "" if rule is None else f"; valid: {'each entry ' if listed else ''}{rule.describe()}"
         raise SynbiolabError(f"{where}{exc}{valid}") from None
     check_value(key, coerced, source, model)
     return coerced
@@ -496,7 +496,11 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     if not path.is_file():
         raise SynbiolabError(f"{path}: config file not found")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SynbiolabError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a config file is JSON or "
+                             "YAML text") from exc
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
