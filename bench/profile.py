@@ -145,6 +145,7 @@ def profile_gan(args) -> None:
     job = importlib.import_module("synbiolab.train.job")
     from synbiolab.config import build_config
     from synbiolab.data.batches import InMemoryBatches
+    from synbiolab.models import model_parameters
     from synbiolab.models.wgan_seq import SequenceCritic
     from synbiolab.train.support import Checkpoint
 
@@ -223,7 +224,7 @@ def profile_gan(args) -> None:
             timers.remove()
         command = time.perf_counter() - start
         metrics = run.metrics
-        model = run.load_model(args.device) if hasattr(run, "load_model") else None
+        model = run.load_model(args.device)
 
     s, epochs = timers.seconds, metrics["epochs_run"]
     steps = timers.calls["critic updates"]
@@ -231,12 +232,17 @@ def profile_gan(args) -> None:
     per_epoch = {k: v / epochs for k, v in s.items()}
     n_critic = cfg.gan.n_critic
     critic = per_epoch["critic updates"]
-    print(f"\npromoter WGAN-GP, channels {cfg.model.params.get('channels', 128)}, {n_critic} critic steps, "
-          f"{metrics['n_parameters']['generator']:,} + {metrics['n_parameters']['discriminator']:,} parameters, "
+    settings = {**model_parameters("wgan_seq"), **cfg.model.params}
+
+    def size(module) -> int:  # every weight, trainable or not (the saved generator is the frozen average)
+        return sum(p.numel() for p in module.parameters())
+
+    print(f"\npromoter WGAN-GP, channels {settings['channels']}, {n_critic} critic steps, "
+          f"{size(model.generator):,} + {size(model.discriminator):,} parameters, "
           f"{steps // epochs} generator steps per epoch, {epochs} epoch(s), {torch.get_num_threads()} thread(s)")
 
     penalty_share = None
-    if model is not None and args.ablation_steps:
+    if args.ablation_steps:
         data = job.prepare_gan_data(job.load_dataset(cfg.data), cfg.gan.holdout, cfg.data.seed)
         with_gp = critic_step_seconds(model, data, cfg.gan, args.device, True, args.ablation_steps)
         without = critic_step_seconds(model, data, cfg.gan, args.device, False, args.ablation_steps)
@@ -274,7 +280,7 @@ def profile_gan(args) -> None:
     ]
     outside.append(("rest (run folder, model build, held-out file)", command - sum(v for _, v, _ in outside), 0))
     table("share of the whole command (train_gan, as the CLI calls it)", outside, command, "command")
-    if args.ops and model is not None:
+    if args.ops:
         op_table(model, job, cfg, args)
 
 
@@ -309,6 +315,7 @@ def profile_mlp(args) -> None:
     loop = importlib.import_module("synbiolab.train.loop")
     from synbiolab.config import build_config
     from synbiolab.data.batches import InMemoryBatches
+    from synbiolab.models import model_parameters
     from synbiolab.models.mlp import MLP
     from synbiolab.train.support import Checkpoint
 
@@ -360,7 +367,7 @@ def profile_mlp(args) -> None:
     s = timers.seconds
     epoch = s["fit"] / epochs
     per_epoch = {k: v / epochs for k, v in s.items()}
-    hidden = cfg.model.params.get("hidden_units", [1024, 1024])
+    hidden = {**model_parameters("mlp"), **cfg.model.params}["hidden_units"]
     print(f"\nMNIST MLP {hidden}, {cfg.train.optimizer}, batch {cfg.train.batch_size}, {epochs} epoch(s), "
           f"{torch.get_num_threads()} thread(s): test accuracy {accuracy:.4f}")
     rows = [(label, per_epoch[label], 0) for label in
