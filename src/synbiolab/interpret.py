@@ -83,6 +83,9 @@ def in_silico_mutagenesis(model, x, output: int = 0, batch_size: int = 1024) -> 
             scores.append(_column(predict(mutants[start : start + batch_size]), output))
         reference, mutant_scores = scores[0][0], np.concatenate(scores[1:])
         effects[i] = (mutant_scores - reference).reshape(length, a)
+        # A letter "changed" to itself is the reference: its effect is 0 by definition, not the rounding
+        # difference between a batch of one and a batch of many (kernels differ with the batch size).
+        effects[i][(x[i] == 1.0).T.numpy()] = 0.0
         padded = (x[i].abs().sum(0) == 0).numpy()
         effects[i, padded] = np.nan
     return effects[0] if single else effects
