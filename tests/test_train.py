@@ -175,6 +175,7 @@ def test_early_stopping_with_patience(tmp_path):
     assert m["stopped_early"] and m["epochs_run"] == m["best_epoch"] + 3 and m["epochs_run"] < 200
 
 
+@pytest.mark.slow  # two gloo processes and a reference run: about 30 s on 2 cores
 def test_ddp_two_processes_match_one(tmp_path):
     common = ["--data", "digits", "--model", "mlp", "--epochs", "15", "--device", "cpu", "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -192,6 +193,7 @@ def test_ddp_two_processes_match_one(tmp_path):
     assert two.metrics["test"]["accuracy"] > 0.9
 
 
+@pytest.mark.slow  # a whole MNIST epoch; tutorial 05 trains the CNN on MNIST in the fast suite
 def test_mnist_cnn_one_epoch(mnist_dir, tmp_path):
     cfg = default_config("mnist", "cnn")
     # one epoch of the default CNN; batches of 64 give twice the updates of the default 128 (98.9 % vs 98.65 %)
