@@ -91,6 +91,20 @@ def in_silico_mutagenesis(model, x, output: int = 0, batch_size: int = 1024) -> 
     return effects[0] if single else effects
 
 
+def ism_score(model: nn.Module, task: str, output: int = 0):
+    """What mutagenesis measures for a task: a class's log-probability (several classes), the logit (two
+    classes), the predicted value (regression); a function of a batch (M, A, L) -> (M,)."""
+
+    def score(x):
+        with torch.no_grad():
+            out = model(x)
+            if task == "multiclass":
+                out = out.log_softmax(-1)
+        return out[:, output] if out.dim() == 2 else out.reshape(-1)
+
+    return score
+
+
 def _column(scores: np.ndarray, output: int) -> np.ndarray:
     scores = np.asarray(scores, np.float64)
     return scores if scores.ndim == 1 else scores[:, output]

@@ -20,6 +20,7 @@ import torch
 from .. import SynbiolabError, in_silico_mutagenesis, load_run, one_hot, predict
 from ..data.images import to_mnist_style
 from ..evaluate import probabilities
+from ..interpret import ism_score
 
 __all__ = [
     "SynbiolabError", "folder_kind", "folder_writer", "image_prediction", "sequence_prediction",
@@ -218,18 +219,6 @@ def _run_config(path: Path) -> dict:
     return raw if isinstance(raw, dict) else {}
 
 
-def _score_function(model: torch.nn.Module, task: str, output: int):
-    """What mutagenesis measures: a class's log-probability (several classes), the logit (two), the value."""
-
-    def score(x):
-        with torch.no_grad():
-            out = model(x)
-            if task == "multiclass":
-                out = out.log_softmax(-1)
-        return out[:, output] if out.dim() == 2 else out.reshape(-1)
-
-    return score
-
 
 def _genmetrics():
     """The generated-data metrics module (evaluate/genmetrics.py; genmetrics.py before the package split)."""
@@ -315,7 +304,7 @@ def _ism(model, task: str, x: torch.Tensor, values, names, letters_of: str, spec
     output = int(np.argmax(values)) if task == "multiclass" else 0
     what = {"multiclass": f"log-probability of class {names[output]}", "binary": f"logit of class {names[-1]}",
             "regression": f"predicted {names[0]}"}[task]
-    effects = in_silico_mutagenesis(_score_function(model, task, output), x.numpy())  # (L, A)
+    effects = in_silico_mutagenesis(ism_score(model, task, output), x.numpy())  # (L, A)
     reference = x.numpy()
     mutated = 1.0 - reference.T  # (L, A): 1 where a letter differs from the reference
     with np.errstate(invalid="ignore"):

@@ -22,6 +22,7 @@ from ...interpret import (
     in_silico_mutagenesis,
     ism_heatmap,
     ism_logo,
+    ism_score,
     match_filters,
     match_motifs,
     pwm_logo,
@@ -124,18 +125,6 @@ def _results_figure(run, outputs, baseline, model_name: str):
     return save_figure(fig, run, "class_curves")
 
 
-def _score_fn(model: torch.nn.Module, task: str, output: int):
-    """What ISM measures: the log-probability of a class (multi-class), the logit (binary), the value."""
-
-    def score(x):
-        with torch.no_grad():
-            out = model(x)
-            if task == "multiclass":
-                out = out.log_softmax(-1)
-        return out[:, output] if out.dim() == 2 else out
-
-    return score
-
 
 def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Markup | None:
     """ISM maps and logos for the test sequences the model scores highest, and first-layer filters matched
@@ -155,7 +144,7 @@ def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Mar
     ism = []
     for index, output, label in targets[: max(n_sequences, len(targets))]:
         x = outputs.one_hot(index)
-        effects = in_silico_mutagenesis(_score_fn(model, outputs.task, output), x)
+        effects = in_silico_mutagenesis(ism_score(model, outputs.task, output), x)
         sequence = outputs.sequences[index]
         fig, axes = plt.subplots(2, 1, figsize=(max(7, x.shape[1] * 0.16), 3.8), sharex=True)
         ism_heatmap(effects, sequence, ax=axes[0], title=f"test sequence {outputs.ids[index]} ({label}): {sequence}")
