@@ -21,7 +21,7 @@ from ..data import InMemoryBatches
 from ..data.generative import GanData
 from ..errors import SynbiolabError
 from ..generate import balanced_labels, draw_epoch_samples
-from ..io import atomic_write_csv, remove_stale_temporaries
+from ..io import atomic_write_csv
 from .gan_step import LOSSES, gan_step
 from .support import Checkpoint, StopRequest, check_finite, console, progress_bar, select_device
 
@@ -124,20 +124,12 @@ def fit_gan(
     history: list[dict] = []
     start_step, seconds = 0, 0.0
     checkpoint = Checkpoint(run_dir)
-    if resume and (run_dir is not None):
-        remove_stale_temporaries(run_dir)  # a killed writer's half-written files (its process is gone)
-    if resume and not checkpoint.exists:
-        # killed before its first checkpoint: there is nothing to continue, so the run starts at its first step
-        if verbose:
-            console.print(f"{checkpoint.path.parent}: no checkpoint yet; training starts at step 1")
-        resume = False
-    if resume:
+    if checkpoint.resumable(run_dir, resume, verbose):
         state = checkpoint.load(("model", "generator_optimizer", "discriminator_optimizer", "batches", "rng",
                                  "torch_rng", "history", "step", "seconds"))
         checkpoint.check_position(state, steps_per_epoch, n_steps)
-        if schedules and state.get("n_steps", n_steps) != n_steps:
-            raise SynbiolabError(f"{checkpoint.path}: the train.schedule={cfg.schedule} of this checkpoint spans "
-                                 f"{state['n_steps']} steps, this run plans {n_steps}; it cannot be resumed")
+        if schedules:
+            checkpoint.check_schedule(state, cfg.schedule, n_steps)
         try:
             checkpoint.restore(model, state["model"], "weights")
             if ema is not None and state.get("generator_ema") is not None:

@@ -20,7 +20,7 @@ from ..config import TrainConfig, check_section
 from ..data import InMemoryBatches
 from ..errors import SynbiolabError
 from ..evaluate import evaluate, loss_for_task
-from ..io import atomic_write_csv, remove_stale_temporaries
+from ..io import atomic_write_csv
 from ..runs import HISTORY_COLUMNS
 from .augment import make_augmenter
 from .support import (
@@ -119,20 +119,12 @@ def fit(
     best = {"val_loss": math.inf, "epoch": 0, "state": None}
     bad_epochs, start_step, seconds = 0, 0, 0.0
     checkpoint = Checkpoint(folder, writable=dist.is_main)
-    if resume and (run_dir is not None):
-        remove_stale_temporaries(run_dir)  # a killed writer's half-written files (its process is gone)
-    if resume and not checkpoint.exists:
-        # killed before its first checkpoint: there is nothing to continue, so the run starts at its first step
-        if verbose:
-            console.print(f"{checkpoint.path.parent}: no checkpoint yet; training starts at step 1")
-        resume = False
-    if resume:
+    if checkpoint.resumable(run_dir, resume, verbose):
         ckpt = checkpoint.load(("model", "optimizer", "batches", "rng", "history", "step", "seconds", "bad_epochs",
                                 "best_val_loss", "best_epoch", "best_model"))
         checkpoint.check_position(ckpt, steps_per_epoch, n_steps)
-        if schedule is not None and ckpt.get("n_steps", n_steps) != n_steps:
-            raise SynbiolabError(f"{checkpoint.path}: the train.schedule={cfg.schedule} of this checkpoint spans "
-                                 f"{ckpt['n_steps']} steps, this run plans {n_steps}; it cannot be resumed")
+        if schedule is not None:
+            checkpoint.check_schedule(ckpt, cfg.schedule, n_steps)
         restore_training(checkpoint, ckpt, model, optimizer, schedule, batches, augment, device)
         history, bad_epochs, start_step, seconds = ckpt["history"], ckpt["bad_epochs"], ckpt["step"], ckpt["seconds"]
         best = {"val_loss": ckpt["best_val_loss"], "epoch": ckpt["best_epoch"], "state": ckpt["best_model"]}

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..config import TrainConfig
 from ..errors import SynbiolabError, TrainingDiverged
-from ..io import atomic_torch_save
+from ..io import atomic_torch_save, remove_stale_temporaries
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -191,6 +191,27 @@ class Checkpoint:
         """The one line for a checkpoint that cannot be resumed."""
         return SynbiolabError(f"{self.path}: damaged checkpoint ({reason}); it cannot be resumed: start the run "
                               "again (--overwrite) or restore the file")
+
+    def resumable(self, run_dir: str | Path | None, resume: bool, verbose: bool) -> bool:
+        """Whether a run asked to resume has something to continue; clears a killed writer's temporaries.
+
+        A run killed before its first checkpoint has nothing to continue and starts again at its first step.
+        """
+        if not resume:
+            return False
+        if run_dir is not None:
+            remove_stale_temporaries(run_dir)  # a killed writer's half-written files (its process is gone)
+        if not self.exists:
+            if verbose:
+                console.print(f"{self.path.parent}: no checkpoint yet; training starts at step 1")
+            return False
+        return True
+
+    def check_schedule(self, state: dict, schedule: str, n_steps: int) -> None:
+        """A learning-rate schedule spans the steps planned when it started; another plan cannot continue it."""
+        if state.get("n_steps", n_steps) != n_steps:
+            raise SynbiolabError(f"{self.path}: the train.schedule={schedule} of this checkpoint spans "
+                                 f"{state['n_steps']} steps, this run plans {n_steps}; it cannot be resumed")
 
     def check_position(self, state: dict, steps_per_epoch: int, n_steps: int) -> None:
         """The checkpoint's step and history must fit this run's plan (a config.json edited since is refused)."""
