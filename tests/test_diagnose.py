@@ -325,6 +325,7 @@ def test_real_overfitting_run_is_diagnosed_and_the_first_fix_lowers_validation_e
     assert saved["verdict"] == "overfitting" and saved["fixes"][0]["overrides"] == ["data.train_size=400"]
     report = (overfit_run.path / "report.html").read_text()
     assert "<h2>Diagnosis</h2>" in report and "UNDERFIT_TRAIN_FRACTION" in report
+    assert "The course explains the verdict and its fixes: Generalisation (docs/theory/generalisation.md)" in report
 
     result = fix(overfit_run, apply=1, verbose=False)
     assert result.after["val_error"] < result.before["val_error"] - 0.02
@@ -342,6 +343,11 @@ def test_cli_diagnose_and_fix(overfit_run, cli):
     code, out, err = cli("diagnose", overfit_run.path, "--no-noise")
     assert code == 0 and out.startswith("verdict: overfitting")
     assert "1. more training data: --set data.train_size=400" in out
+    # the verdict is explained by the course: the theory page and the two tutorials
+    assert out.strip().splitlines()[-1] == (
+        "course: Generalisation (docs/theory/generalisation.md); tutorials docs/tutorials/03_generalisation.py "
+        "(learning curves and the verdicts) and docs/tutorials/04_fixing_fits.py (every fix applied, before and "
+        "after)")
     code, out, err = cli("fix", overfit_run.path, "--apply", "99")
     assert code == 2
     assert err.strip().startswith("error: --apply 99:") and len(err.strip().splitlines()) == 1

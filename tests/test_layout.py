@@ -94,3 +94,16 @@ def test_one_module_writes_whole_pages():
                        if "<!doctype html" in p.read_text(encoding="utf-8").lower())
     assert writers == [] and templates == ["report/templates/base.html"]
     assert "write_page" in (PACKAGE / "report" / "html.py").read_text()
+
+
+def test_the_course_pages_the_tools_name_exist():
+    from synbiolab import course
+    from synbiolab.models import MODELS
+
+    root = PACKAGE.parents[1]
+    named = [path for path, _ in course.THEORY.values()]
+    named += [tutorial.split(" ")[0] for tutorial in course.VERDICT_READING[1]]
+    missing = [path for path in named if not (root / path).is_file()]
+    assert not missing, missing
+    # every trainable model's report names at least one theory page
+    assert not [name for name in MODELS if not course.model_pages(name)]

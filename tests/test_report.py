@@ -81,6 +81,8 @@ def test_report_is_built_from_files_alone(tiny_run, tmp_path, no_reloading):
     # the model section comes from metrics.json's layers: 64 inputs -> 32 -> 10 outputs
     assert [row["parameters"] for row in m["layers"]] == [64 * 32 + 32, 32 * 10 + 10]
     assert f"{m['n_parameters']:,} trainable parameters" in page and "Linear" in page
+    # the model section points to the course's page on its architecture
+    assert "The course's theory of this architecture: Multilayer perceptrons (docs/theory/mlp.md)" in page
 
 
 def test_predictions_csv_holds_the_test_outputs_that_metrics_json_summarises(tiny_run):

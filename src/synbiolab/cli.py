@@ -17,7 +17,9 @@ from .data.recipes import recipe_model
 from .errors import SynbiolabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="synbiolab: deep learning for synthetic biology, from MNIST to promoters.")
+                  help="synbiolab: deep learning for synthetic biology, from MNIST to promoters. The course (theory "
+                       "pages and executed tutorials) is in the project's docs/: `make docs` builds it into "
+                       "docs/_build/html/index.html.")
 data_app = typer.Typer(no_args_is_help=True, help="Data sets: list them, describe one.")
 app.add_typer(data_app, name="data")
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..course import verdict_line
 from ..errors import SynbiolabError
 from ..runs import HISTORY_COLUMNS
 from .fixes import (  # noqa: F401 - the fix book's thresholds are part of the rule book that reports print
@@ -638,6 +639,7 @@ def format_diagnosis(diagnosis: Diagnosis) -> str:
         lines.append(f"note: {note}")
     lines.append("thresholds: " + ", ".join(f"{name}={value:g}"
                                             for name, value in diagnosis.thresholds.items()))
+    lines.append(verdict_line())
     return "\n".join(lines)
 
 

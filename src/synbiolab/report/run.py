@@ -16,6 +16,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from ..course import model_pages
 from ..errors import SynbiolabError
 from ..runs import Run, subfolder
 from .figures import confusion_figure, learning_curves_figure, misclassified_figure
@@ -156,7 +157,8 @@ def section_model(run: Run) -> Markup | None:
         text = str(model)
     n_parameters = m.get("n_parameters", sum(row["parameters"] for row in layers))
     return render("sections/model.html", name=run.model_spec["name"], n_parameters=n_parameters,
-                  layers=table(layers, ["layer", "type", "parameters"]), text=text)
+                  layers=table(layers, ["layer", "type", "parameters"]), text=text,
+                  theory=model_pages(run.model_spec["name"]))
 
 
 def section_config(run: Run) -> Markup:

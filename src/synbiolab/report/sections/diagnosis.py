@@ -11,6 +11,7 @@ import math
 
 from markupsafe import Markup
 
+from ...course import verdict_pages
 from ...diagnose.rules import FIX_TABLE_ROWS, RULES_TEXT, evidence_caption, evidence_rows, fix_table_blocks
 from ..html import img_tag, render
 
@@ -51,4 +52,4 @@ def section_diagnosis(run) -> Markup | None:
                   reason=data["summary"].split(": ", 1)[-1], caption=evidence_caption(evidence),
                   evidence=evidence_rows(evidence), fixes=data["fixes"], notes=data["notes"], path=str(run.path),
                   rules=data.get("rules", RULES_TEXT), thresholds=list(data.get("thresholds", {}).items()),
-                  fix_applied=_fix_applied(run))
+                  fix_applied=_fix_applied(run), course=verdict_pages())
