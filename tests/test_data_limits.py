@@ -272,6 +272,15 @@ def test_fasta_given_to_train_says_how_to_give_targets(tmp_path, cli):
     assert ds.task == "generative" and ds.input_shape == (4, 40)
 
 
+def test_a_fasta_too_repetitive_to_split_still_says_it_has_no_targets(tmp_path, cli):
+    path = tmp_path / "seqs.fasta"
+    path.write_text(">a\nACGTACGTAC\n>b\nTTTTGGGGCC\n" * 20)  # 40 records, 2 distinct sequences
+    code, _, err = cli("train", "--data", path, "--model", "cnn1d", "--out", tmp_path / "run", "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "40 sequences, 2 distinct" in err and "a FASTA file has no targets" in err and "--target" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_bom_csv_lists_clean_column_names(tmp_path, cli):
     path = tmp_path / "export.csv"
     path.write_bytes("\ufeffsequence,activity\nACGT,1.5\nGGCC,2.5\nTTAA,0.5\n".encode("utf-8"))

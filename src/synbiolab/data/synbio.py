@@ -424,23 +424,32 @@ def load_sequence_file(cfg: DataConfig) -> Dataset:
         info["duplicated sequences"] = (
             f"{report['n_duplicated_sequences']} sequences occur more than once ({shown})"
         )
-    return build_sequence_dataset(
-        Path(cfg.name).name,
-        x,
-        y,
-        task,
-        cfg,
-        names,
-        target_names,
-        sequences=table.sequences,
-        ids=table.ids,
-        groups=table.groups,
-        split=_user_split(cfg, task),
-        info=info,
-        test_size=0.2,
-        val_size=0.1,
-        assigned=table.splits,
-    )
+    try:
+        return build_sequence_dataset(
+            Path(cfg.name).name,
+            x,
+            y,
+            task,
+            cfg,
+            names,
+            target_names,
+            sequences=table.sequences,
+            ids=table.ids,
+            groups=table.groups,
+            split=_user_split(cfg, task),
+            info=info,
+            test_size=0.2,
+            val_size=0.1,
+            assigned=table.splits,
+        )
+    except SynbiolabError as exc:
+        if table.targets is not None:
+            raise
+        # A file without targets that cannot even be split: say both, so that a user who meant to train a
+        # predictor learns first what the file lacks.
+        distinct = len(set(table.sequences))
+        raise SynbiolabError(f"{exc} ({table.source}: {len(table)} sequences, {distinct} distinct); besides, "
+                             f"{info['no_targets']}") from exc
 
 
 def _class_name(path: Path) -> str:
