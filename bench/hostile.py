@@ -1322,10 +1322,11 @@ _full_disk_case("full-disk-at-the-first-checkpoint", "state.pt", lambda ctx, fol
 _full_disk_case("full-disk-on-resume-checkpoint", "state.pt",
                 lambda ctx, folder: ["train", "--resume", folder / "run", "--epochs", "3", "--quiet"],
                 ("checkpoint",), keep_checkpoint=True)
+# the message names the run folder (new/run) by its path, which the check strips: it must say what happened
 _full_disk_case("full-disk-at-the-model", "model.safetensors", lambda ctx, folder: tiny(folder / "new"),
-                ("new",), needs=(), copy=False)
+                ("disk is full", "model.safetensors"), needs=(), copy=False)
 _full_disk_case("full-disk-at-the-config", "config.json", lambda ctx, folder: tiny(folder / "new"),
-                ("new",), needs=(), copy=False)
+                ("disk is full", "config.json"), needs=(), copy=False)
 
 
 @case("output folders", mentions=("/dev/null",))
@@ -1339,8 +1340,8 @@ def case_out_dev_null(ctx, folder):
 @case("concurrency", custom=True, needs=("mlp",))
 def case_two_overwrites_at_once(ctx, folder):
     run = ctx.copy("mlp", folder / "run")
-    args = ["train", "--data", "digits", "--model", "mlp", "--epochs", "30", "--set", "model.hidden_units=[16]",
-            "--quiet", "--out", run, "--overwrite"]
+    # the recipe's MLP for 40 epochs: long enough that the second writer starts (a few seconds) before it ends
+    args = ["train", "--data", "digits", "--model", "mlp", "--epochs", "40", "--quiet", "--out", run, "--overwrite"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(folder / "first.err", "w") as err:
         first = subprocess.Popen([sys.executable, "-m", "synbiolab", *map(str, args)], cwd=folder, env=env,
@@ -1359,9 +1360,9 @@ def case_two_overwrites_at_once(ctx, folder):
     if "Traceback" in second.err or "Traceback" in first_err:
         return "traceback", (second.err or first_err).strip().splitlines()[-1][:160]
     rows = len((run / "history.csv").read_text().strip().splitlines()) - 1 if (run / "history.csv").exists() else 0
-    if first.returncode == 0 and second.returncode == 2 and len(error_lines(second.err)) == 1 and rows == 30:
+    if first.returncode == 0 and second.rc == 2 and len(error_lines(second.err)) == 1 and rows == 40:
         return "clear", error_lines(second.err)[0][:160]
-    return "silent", (f"first exit {first.returncode}, second exit {second.returncode}; the folder holds {rows} of 30 "
+    return "silent", (f"first exit {first.returncode}, second exit {second.rc}; the folder holds {rows} of 40 "
                       "epochs")
 
 
