@@ -39,8 +39,25 @@ from synbiolab.models.rnn import RNN, compact_padding
 )
 def test_sequence_models_map_one_hot_to_logits(model):
     x = torch.from_numpy(one_hot(["ACGT" * 15, "TTGACA" * 10, "GATTACA" * 8], length=60)[0])  # (3, 4, 60)
-    assert model(x).shape == (3, model.out.out_features)
-    assert model.features(x).shape == (3, model.out.in_features)
+    assert model(x).shape == (3, model.head.out_features)
+    assert model.features(x).shape == (3, model.head.in_features)
+
+
+@pytest.mark.parametrize("make", [lambda: CNN1d((4, 30), 2), lambda: RNN((4, 30), 2), lambda: CNNRNN((4, 30), 2)])
+def test_weights_saved_when_the_head_was_called_out_still_load(make, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    old = make().eval()
+    # the state dict as these models saved it before the output layer was renamed to `head`
+    state = {("out" + k[len("head"):] if k.startswith("head.") else k): v for k, v in old.state_dict().items()}
+    assert "out.weight" in state and not any(k.startswith("head.") for k in state)
+    save_file(state, tmp_path / "model.safetensors")
+    torch.manual_seed(1)
+    new = make().eval()
+    new.load_state_dict(load_file(tmp_path / "model.safetensors"))  # strict: every key found
+    x = torch.from_numpy(one_hot(["ACGTTGCAAC" * 3, "TTGACAGGCA" * 3], length=30)[0])
+    torch.testing.assert_close(new(x), old(x))
 
 
 def test_max_plus_mean_pooling_concatenates_both_summaries():
@@ -49,7 +66,7 @@ def test_max_plus_mean_pooling_concatenates_both_summaries():
     x = torch.from_numpy(one_hot(["ACGTTGCAAC" * 2, "TTTTTAAAAA" * 2], length=20)[0])
     maps = model.conv(x)  # (2, 3, 20)
     torch.testing.assert_close(model.features(x), torch.cat([maps.amax(-1), maps.mean(-1)], dim=1))
-    assert model.out.in_features == 6
+    assert model.head.in_features == 6
     with pytest.raises(SynbiolabError, match="valid: max, mean, max\\+mean, flatten"):
         CNN1d((4, 20), 1, global_pool="sum")
 

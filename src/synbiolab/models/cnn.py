@@ -10,7 +10,8 @@ class CNN(nn.Module):
     """Convolutional network for small images such as 28x28 digits.
 
     Each block is conv3x3 -> batch norm -> ReLU (``convs_per_block`` times) -> 2x2 max-pool, which halves
-    the image; the last feature map is averaged over space (or flattened when small) before the head.
+    the image; the last feature map is flattened (32 x 7 x 7 for a 28x28 digit and the default channels) into
+    the fully connected layer, then dropout and the head.
 
     Args:
         input_shape: shape of one example, (channels, height, width).
@@ -57,7 +58,7 @@ class CNN(nn.Module):
         self.n_features = head_in
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x))  # (B, 1, 28, 28) -> (B, n_features)
+        return self.fc(self.conv(x))  # (B, C, H, W) -> (B, n_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.features(x)))  # (B, n_features) -> (B, n_outputs)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import SynbiolabError
+from .compat import load_old_names
 
 
 def _per_layer(value, n_layers: int, name: str, default: tuple) -> list:
@@ -89,7 +90,8 @@ class CNN1d(nn.Module):
             head += [nn.Linear(n_features, hidden_units), nn.ReLU(), nn.Dropout(dropout)]
             n_features = hidden_units
         self.head_hidden = nn.Sequential(*head)
-        self.out = nn.Linear(n_features, n_outputs)
+        self.head = nn.Linear(n_features, n_outputs)
+        load_old_names(self, {"out": "head"})  # runs saved when it was called `out`
 
     @property
     def first_conv(self) -> nn.Conv1d:
@@ -110,4 +112,4 @@ class CNN1d(nn.Module):
         return self.head_hidden(self.pooled_dropout(h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x))  # (B, A, L) -> (B, n_outputs)
+        return self.head(self.features(x))  # (B, A, L) -> (B, n_outputs)

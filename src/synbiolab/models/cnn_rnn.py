@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import SynbiolabError
+from .compat import load_old_names
 
 
 class CNNRNN(nn.Module):
@@ -63,7 +64,8 @@ class CNNRNN(nn.Module):
             head += [nn.Linear(n_features, head_units), nn.ReLU(), nn.Dropout(dropout)]
             n_features = head_units
         self.head_hidden = nn.Sequential(*head)
-        self.out = nn.Linear(n_features, n_outputs)
+        self.head = nn.Linear(n_features, n_outputs)
+        load_old_names(self, {"out": "head"})  # runs saved when it was called `out`
 
     @property
     def first_conv(self) -> nn.Conv1d:
@@ -83,4 +85,4 @@ class CNNRNN(nn.Module):
         return self.head_hidden(self.dropout(summary))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x))  # (B, A, L) -> (B, n_outputs)
+        return self.head(self.features(x))  # (B, A, L) -> (B, n_outputs)

@@ -41,7 +41,7 @@ class MLP(nn.Module):
     ):
         super().__init__()
         n_inputs = math.prod(input_shape)
-        layers: list[nn.Module] = [nn.Flatten()]  # (B, 1, 28, 28) -> (B, 784)
+        layers: list[nn.Module] = [nn.Flatten()]  # (B, *input_shape) -> (B, n_inputs): 784 for a 28x28 digit
         if input_dropout > 0:
             layers.append(nn.Dropout(input_dropout))
         width = n_inputs

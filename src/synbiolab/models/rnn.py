@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import SynbiolabError
+from .compat import load_old_names
 
 
 def compact_padding(steps: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +82,8 @@ class RNN(nn.Module):
         self.packed = packed and not self.is_image
         self.dropout = nn.Dropout(dropout)
         self.n_directions = 2 if bidirectional else 1
-        self.out = nn.Linear(hidden_units * self.n_directions, n_outputs)
+        self.head = nn.Linear(hidden_units * self.n_directions, n_outputs)
+        load_old_names(self, {"out": "head"})  # runs saved when it was called `out`
 
     def _steps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Inputs as (B, T, F) steps, and the (B, T) mask of valid steps for sequences."""
@@ -116,4 +118,4 @@ class RNN(nn.Module):
         return self.dropout(summary)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x))  # (B, ...) -> (B, n_outputs)
+        return self.head(self.features(x))  # (B, ...) -> (B, n_outputs)
