@@ -203,7 +203,8 @@ class Checkpoint:
             remove_stale_temporaries(run_dir)  # a killed writer's half-written files (its process is gone)
         if not self.exists:
             if verbose:
-                console.print(f"{self.path.parent}: no checkpoint yet; training starts at step 1")
+                where = self.path.parent if self.path is not None else "this run"
+                console.print(f"{where}: no checkpoint yet; training starts at step 1")
             return False
         return True
 
