@@ -78,7 +78,7 @@ def _fit_gan(folder: str, resume: bool) -> None:
 
     data = prepare_gan_data(load_dataset("digits"))
     torch.manual_seed(0)
-    model = build_model("dcgan", input_shape=(1, 8, 8), n_outputs=1, base_channels=4, latent_size=8)
+    model = build_model("dcgan", input_shape=(1, 8, 8), n_classes=1, base_channels=4, latent_size=8)
     config = TrainConfig(epochs=3, batch_size=128, lr=2e-4, device="cpu", progress=False)
     result = fit_gan(model, data, config, GanConfig(loss="wgan-gp", n_critic=2), folder, resume=resume,
                      verbose=False)

@@ -216,7 +216,7 @@ def test_gan_resume_continues_exactly(tmp_path, schedule):
 
     def fresh():
         torch.manual_seed(0)
-        return build_model("dcgan", input_shape=(1, 8, 8), n_outputs=10, base_channels=4, latent_size=8)
+        return build_model("dcgan", input_shape=(1, 8, 8), n_classes=10, base_channels=4, latent_size=8)
 
     def config(epochs):  # the cosine decay spans the 2 planned epochs, so the resumed run must restore it
         return TrainConfig(epochs=epochs, batch_size=256, device="cpu", schedule=schedule)
@@ -386,7 +386,7 @@ def test_generator_average_and_time_limit():
 
     # a budget of ~0 s stops training after its first epoch, whatever the number of epochs asked for
     data = prepare_gan_data(load_dataset("digits"))
-    model = build_model("dcgan", input_shape=(1, 8, 8), n_outputs=10, base_channels=4, latent_size=8)
+    model = build_model("dcgan", input_shape=(1, 8, 8), n_classes=10, base_channels=4, latent_size=8)
     result = fit_gan(model, data, TrainConfig(epochs=5, batch_size=256, device="cpu"),
                      GanConfig(time_limit=1e-9), verbose=False)
     assert [row["epoch"] for row in result.history] == [1]

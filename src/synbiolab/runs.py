@@ -263,6 +263,9 @@ def check_model_spec(spec, spec_path: Path, keys: tuple[str, ...] = ()) -> dict:
         raise damaged(f"input_shape {shape} holds more than {MAX_INPUT_VALUES:,} values")
     if not isinstance(n_outputs, int) or isinstance(n_outputs, bool) or not 1 <= n_outputs <= 1_000_000:
         raise damaged(f"n_outputs {n_outputs!r} is not a positive integer")
+    n_classes = spec.get("n_classes", 0)
+    if not isinstance(n_classes, int) or isinstance(n_classes, bool) or not 0 <= n_classes <= 1_000_000:
+        raise damaged(f"n_classes {n_classes!r} is not a whole number >= 0")
     if not isinstance(params, dict):
         raise damaged("params is not a mapping")
     defaults = model_parameters(spec["name"])
@@ -280,6 +283,12 @@ def check_model_spec(spec, spec_path: Path, keys: tuple[str, ...] = ()) -> dict:
     return spec
 
 
+def model_sizes(spec: dict) -> dict:
+    """The size arguments of ``build_model`` that a checked model.json gives: ``n_classes`` of a GAN saved with
+    it, else ``n_outputs`` (a classifier's output width; for a GAN saved before n_classes, its older spelling)."""
+    return {"n_classes": spec["n_classes"]} if "n_classes" in spec else {"n_outputs": spec["n_outputs"]}
+
+
 def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
     """Rebuild a run's model from model.json and load model.safetensors; a damaged file is one line naming it."""
     from safetensors import SafetensorError
@@ -294,8 +303,7 @@ def load_model_from(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module
         raise SynbiolabError(f"{run_dir}: no saved model (model.json and model.safetensors); did training finish?")
     spec = check_model_spec(read_json(spec_path, "model description"), spec_path)
     try:
-        model = build_model(spec["name"], input_shape=spec["input_shape"], n_outputs=spec["n_outputs"],
-                            **spec["params"])
+        model = build_model(spec["name"], input_shape=spec["input_shape"], **model_sizes(spec), **spec["params"])
     except SynbiolabError as exc:
         raise SynbiolabError(f"{spec_path}: {exc}") from exc
     except (TypeError, ValueError, RuntimeError) as exc:

@@ -132,7 +132,8 @@ class DCGAN(nn.Module):
 
     Args:
         input_shape: (channels, side, side) of the images, side divisible by 4.
-        n_outputs: number of classes of the data (used when ``conditional``).
+        n_classes: number of classes of the data (used when ``conditional``; ``synbiolab gan`` gives the
+            data's).
         latent_size: length of the latent vector z.
         conditional: class-conditional generator and projection discriminator.
         base_channels: width of both networks (the generator's last and the discriminator's first layer).
@@ -143,7 +144,7 @@ class DCGAN(nn.Module):
     def __init__(
         self,
         input_shape=(1, 28, 28),
-        n_outputs: int = 10,
+        n_classes: int = 10,
         latent_size: int = 100,
         conditional: bool = False,
         base_channels: int = 64,
@@ -151,7 +152,10 @@ class DCGAN(nn.Module):
         discriminator_dropout: float = 0.0,
     ):
         super().__init__()
-        n_classes = int(n_outputs) if conditional else 0
+        if conditional and int(n_classes) < 1:
+            raise SynbiolabError(f"model.conditional=true needs classes, and the data has {n_classes}; train an "
+                                 "unconditional DCGAN (model.conditional=false) or give labelled images")
+        n_classes = int(n_classes) if conditional else 0
         self.latent_size = latent_size
         self.n_classes = n_classes
         self.generator = DCGANGenerator(input_shape, latent_size, n_classes, base_channels)

@@ -1,6 +1,7 @@
 """The model registry: every model by name, GANs too, with its recipe, its parameters and its capacity keys.
 
-Each model is one ``nn.Module`` per file, built as ``Model(input_shape, n_outputs, **params)``; the
+Each model is one ``nn.Module`` per file, built as ``Model(input_shape, n_outputs, **params)`` (a GAN as
+``Model(input_shape, n_classes=..., **params)`` where its constructor takes a number of classes); the
 registry adds the training recipe that suits it (the ``TrainConfig`` defaults a user starts from), for a GAN
 also its ``GanConfig`` defaults, and the names of the parameters that set its capacity (which ``diagnose``
 scales when a model underfits or overfits). ``model_parameters`` reads a model's keyword arguments from its
@@ -62,18 +63,20 @@ def model_parameters(name: str) -> dict[str, Any]:
     return {
         k: p.default
         for k, p in sig.parameters.items()
-        if k not in ("self", "input_shape", "n_outputs") and p.default is not inspect.Parameter.empty
+        if k not in ("self", "input_shape", "n_outputs", "n_classes") and p.default is not inspect.Parameter.empty
     }
 
 
-def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, **params) -> nn.Module:
-    """Build a registered model sized for `dataset` (or for explicit input_shape and n_outputs).
+def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, n_classes=None, **params) -> nn.Module:
+    """Build a registered model sized for `dataset` (or for explicit input_shape and n_outputs / n_classes).
 
     Args:
         name: a registered model name (``mlp``, ``cnn``, ..., ``dcgan``, ``wgan_seq``).
         dataset: a Dataset; gives input_shape and n_outputs (classifiers and regressors only).
         input_shape: the shape of one example, when no dataset is given.
-        n_outputs: the output width (for a conditional GAN, its number of classes), when no dataset is given.
+        n_outputs: the output width of a classifier or regressor, when no dataset is given. For a GAN it is the
+            older spelling of `n_classes` (read as that by the DCGAN, ignored by the unconditional WGAN).
+        n_classes: a GAN's number of classes (used by a conditional DCGAN; the sequence WGAN takes none).
         **params: the model's constructor keyword arguments.
     """
     cls = get_model_class(name)
@@ -91,7 +94,27 @@ def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, **par
     unknown = [k for k in params if k not in valid]
     if unknown:
         raise SynbiolabError(f"model '{name}' has no parameter '{unknown[0]}'; valid: {', '.join(valid)}")
+    if "gan" in entry.kinds:
+        return cls(input_shape=tuple(input_shape), **_gan_classes(name, cls, n_outputs, n_classes), **params)
+    if n_classes is not None:
+        raise SynbiolabError(f"model '{name}' is not a GAN: give its output width as n_outputs, not n_classes")
     return cls(input_shape=tuple(input_shape), n_outputs=int(n_outputs), **params)
+
+
+def _gan_classes(name: str, cls, n_outputs, n_classes) -> dict[str, int]:
+    """The class argument of a GAN's constructor: ``{"n_classes": n}`` where it takes one, else nothing."""
+    takes_classes = "n_classes" in inspect.signature(cls.__init__).parameters
+    if n_classes is None:
+        # n_outputs is the older spelling: the DCGAN's number of classes, and unused by the sequence WGAN
+        n_classes = n_outputs if takes_classes else None
+    elif n_outputs is not None and int(n_outputs) != int(n_classes) and takes_classes:
+        raise SynbiolabError(f"model '{name}': n_classes={n_classes} and n_outputs={n_outputs} (its older "
+                             "spelling) disagree; give n_classes only")
+    if not takes_classes:
+        if n_classes:
+            raise SynbiolabError(f"model '{name}' is unconditional: n_classes must be 0, got {n_classes}")
+        return {}
+    return {} if n_classes is None else {"n_classes": int(n_classes)}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -108,10 +108,10 @@ class SequenceWGAN(nn.Module):
     """A sequence generator and critic pair for WGAN-GP, built and saved as one model.
 
     ``forward(z)`` draws (B, 4, L) base probabilities with the generator; ``synbiolab gan`` trains the pair.
+    It is unconditional: it takes no number of classes, and the data's targets play no part.
 
     Args:
         input_shape: (4, L) of one one-hot sequence.
-        n_outputs: unused (the data's targets play no part in an unconditional GAN); kept for the registry.
         latent_size: length of the latent vector z.
         channels: width of the residual convolutions of both networks. 32 by default: on CPUs the 6-mer
             agreement per minute of training was higher than with 64 or 128 (models/registry.py has the
@@ -123,7 +123,6 @@ class SequenceWGAN(nn.Module):
     def __init__(
         self,
         input_shape=(4, 50),
-        n_outputs: int = 1,
         latent_size: int = 100,
         channels: int = 32,
         n_blocks: int = 5,

@@ -488,8 +488,8 @@ def _train_gan_into(config, gcfg: GanConfig, run_dir, resume, verbose: bool, dat
     _check_generates(config.model.name, ds)
     data = prepare_gan_data(ds, gcfg.holdout, config.data.seed)
     torch.manual_seed(config.train.seed)
-    # a conditional GAN's output width is its number of classes
-    model = build_model(config.model.name, input_shape=data.input_shape, n_outputs=max(data.n_classes, 1),
+    # the data's classes: a conditional DCGAN draws them; the sequence WGAN is unconditional and takes none
+    model = build_model(config.model.name, input_shape=data.input_shape, n_classes=data.n_classes,
                         **config.model.params)
     device = str(select_device(config.train.device))
     if data.kind == "image":
@@ -554,7 +554,8 @@ def _train_gan_into(config, gcfg: GanConfig, run_dir, resume, verbose: bool, dat
         config.model.params,
         {
             "input_shape": list(data.input_shape),
-            "n_outputs": max(data.n_classes, 1),
+            "n_classes": data.n_classes,
+            "n_outputs": max(data.n_classes, 1),  # the older spelling of n_classes, for older versions' readers
             "kind": "gan",
             "data_kind": data.kind,
             "data": ds.name,

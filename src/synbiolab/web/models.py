@@ -325,16 +325,15 @@ def _load_gan(path: Path):
     """(model, spec) of a GAN run, rebuilt from model.json and model.safetensors (never a pickle)."""
     from safetensors.torch import load_file
 
-    from ..models.gan import DCGAN
-    from ..models.wgan_seq import SequenceWGAN
+    from ..models import build_model, is_gan
+    from ..runs import model_sizes
 
     spec = _read_spec(path)
-    classes = {"dcgan": DCGAN, "wgan_seq": SequenceWGAN}
-    if spec.get("kind") != "gan" or spec.get("name") not in classes:
+    if spec.get("kind") != "gan" or not isinstance(spec.get("name"), str) or not is_gan(spec["name"]):
         raise SynbiolabError(f"{path.name}: is not a GAN run (model '{spec.get('name', '?')}')")
     try:
-        model = classes[spec["name"]](input_shape=tuple(spec["input_shape"]), n_outputs=int(spec["n_outputs"]),
-                                      **spec["params"])
+        sizes = model_sizes(spec)  # n_classes, or n_outputs as GAN runs saved before it spelled it
+        model = build_model(spec["name"], input_shape=tuple(spec["input_shape"]), **sizes, **spec["params"])
         model.load_state_dict(load_file(str(path / "model.safetensors"), device="cpu"))
     except Exception as exc:  # noqa: BLE001 - damaged weights or description belong to the run
         raise SynbiolabError(f"{path.name}: the saved GAN cannot be loaded ({str(exc).splitlines()[0]})") from exc
