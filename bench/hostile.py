@@ -334,7 +334,7 @@ def build_fixtures(ctx: Context) -> None:
         "mlp": ["train", "--data", "digits", "--model", "mlp", "--epochs", "2", "--set", "train.schedule=none",
                 *tiny_mlp, "--out", f / "mlp"],
         "cnn": ["train", "--data", "digits", "--model", "cnn", "--epochs", "1", "--set", "model.channels=[4]",
-                "--set", "model.hidden_units=8", "--quiet", "--out", f / "cnn"],
+                "--set", "model.head_units=[8]", "--quiet", "--out", f / "cnn"],
         "gan": ["gan", "--data", "digits", "--model", "dcgan", "--epochs", "1", "--set", "gan.judge_epochs=1",
                 "--set", "gan.eval_samples=100", "--set", "gan.final_samples=200", "--set", "model.base_channels=8",
                 "--quiet", "--out", f / "gan"],
@@ -343,7 +343,7 @@ def build_fixtures(ctx: Context) -> None:
                    "gan.final_samples=200", "--quiet", "--out", f / "seqgan"],
         "predictor": ["train", "--data", f / "library.csv", "--seq-col", "seq", "--target", "strength",
                       "--log-target", "--model", "cnn1d", "--epochs", "1", "--set", "model.channels=[8]", "--set",
-                      "model.hidden_units=8", "--quiet", "--out", f / "predictor"],
+                      "model.head_units=[8]", "--quiet", "--out", f / "predictor"],
     }
     for name, args in jobs.items():
         res = synbiolab(args, f, 900)

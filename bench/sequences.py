@@ -141,7 +141,7 @@ def throughput(epochs: int = 3, threads: int = 2) -> None:
     for label, params in (("recipe cnn1d", {}),
                           ("tiny cnn1d (8 filters of 5, no hidden layer)",
                            {"channels": [8], "kernel_sizes": [5], "pool_sizes": [1], "global_pool": "max",
-                            "hidden_units": 0})):
+                            "head_units": []})):
         _throughput(ds, label, params, epochs)
 
 

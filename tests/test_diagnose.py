@@ -241,27 +241,32 @@ def test_scale_capacity_scales_the_keys_each_model_declares():
     mlp, cnn = MODELS["mlp"].capacity_keys, MODELS["cnn"].capacity_keys
     assert scale_capacity({"hidden_units": [2048, 2048]}, 0.25, mlp) == {"hidden_units": [512, 512]}
     assert scale_capacity({"hidden_units": [1]}, 0.25, mlp) == {}
-    assert scale_capacity({"hidden_units": 64}, 4, MODELS["rnn"].capacity_keys) == {"hidden_units": 256}
+    assert scale_capacity({"hidden_size": 64}, 4, MODELS["rnn"].capacity_keys) == {"hidden_size": 256}
     # Only the declared keys change: dropout and widths the model does not declare stay as they are.
     assert scale_capacity({"hidden_units": [8], "dropout": 0.25, "width": 16}, 4, mlp) == {"hidden_units": [32]}
-    # A CNN widens its convolutions and its dense layer; a missing dense layer (0) stays missing.
-    params = {"channels": (16, 32), "hidden_units": 128, "dropout": 0.25}
-    assert scale_capacity(params, 4, cnn) == {"hidden_units": 512, "channels": [64, 128]}
-    assert scale_capacity({"channels": (16, 32), "hidden_units": 0}, 4, cnn) == {"channels": [64, 128]}
+    # A CNN widens its convolutions and its dense layers; a missing dense layer ([]) stays missing.
+    params = {"channels": (16, 32), "head_units": (128,), "dropout": 0.25}
+    assert scale_capacity(params, 4, cnn) == {"head_units": [512], "channels": [64, 128]}
+    assert scale_capacity({"channels": (16, 32), "head_units": []}, 4, cnn) == {"channels": [64, 128]}
     # Every declared key is a constructor argument of its model, so each capacity fix is a valid --set.
     for name, entry in MODELS.items():
         assert entry.capacity_keys and set(entry.capacity_keys) <= set(model_parameters(name)), name
 
 
 def test_capacity_fixes_use_the_registered_keys_of_the_run_model():
-    # A 1D CNN that overfits is narrowed through its own keys (channels, hidden_units), found in the registry.
+    # A 1D CNN that overfits is narrowed through its own keys (channels, head_units), found in the registry.
     cnn1d = facts(model_name="cnn1d", data_kind="sequence", n_train_available=None,
-                  model_params={"channels": [64, 64], "hidden_units": 32, "dropout": 0.3})
+                  model_params={"channels": [64, 64], "head_units": [32], "dropout": 0.3})
     smaller = [f for f in diagnose_history(overfit_history(), cnn1d).fixes if f.title.startswith("smaller model")]
-    assert smaller and smaller[0].overrides == ["model.channels=[16,16]", "model.hidden_units=8"]
+    assert smaller and smaller[0].overrides == ["model.channels=[16,16]", "model.head_units=[8]"]
+    # Capacity keys a run of an older version recorded are read under today's names.
+    old = facts(model_name="rnn", data_kind="sequence", n_train_available=None, capacity_keys=("hidden_units",),
+                model_params={"hidden_size": 64, "dropout": 0.3})
+    smaller = [f for f in diagnose_history(overfit_history(), old).fixes if f.title.startswith("smaller model")]
+    assert smaller and smaller[0].overrides == ["model.hidden_size=16"]
     # Keys given in the facts win over the registry's; none given means no capacity fix.
     none = facts(model_name="cnn1d", capacity_keys=(), n_train_available=None,
-                 model_params={"channels": [64, 64], "hidden_units": 32})
+                 model_params={"channels": [64, 64], "head_units": [32]})
     assert not [f for f in diagnose_history(overfit_history(), none).fixes if f.title.startswith("smaller model")]
 
 

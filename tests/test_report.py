@@ -204,7 +204,7 @@ def test_regression_run_saves_its_four_numbers_sequences_and_the_baseline(tmp_pa
     path.write_text("\n".join(lines) + "\n")
     config = apply_overrides(default_config(str(path), "cnn1d"),
                              ["data.seq_col=seq", "data.target=strength", "data.id_col=name", "train.epochs=3",
-                              "train.progress=false", "model.channels=[8]", "model.hidden_units=8"])
+                              "train.progress=false", "model.channels=[8]", "model.head_units=[8]"])
     run = train(config, out=tmp_path / "run", verbose=False)
     m = run.metrics
     assert {"pearson_r", "spearman_rho", "r2", "mse"} <= set(m["test"])

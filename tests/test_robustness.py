@@ -50,7 +50,7 @@ def runs(tmp_path_factory):
     jobs = {
         "mlp": ["train", *TINY[:5], "2", *TINY[6:], "--set", "train.schedule=none"],
         "cnn": ["train", "--data", "digits", "--model", "cnn", "--epochs", "1", "--set", "model.channels=[4]",
-                "--set", "model.hidden_units=8", "--quiet"],
+                "--set", "model.head_units=[8]", "--quiet"],
         "gan": ["gan", "--data", "digits", "--model", "dcgan", "--epochs", "1", "--set", "model.base_channels=4",
                 "--set", "model.latent_size=8", "--set", "gan.judge_epochs=1", "--set", "gan.eval_samples=50",
                 "--set", "gan.final_samples=100", "--quiet"],
@@ -106,10 +106,11 @@ def test_a_bad_named_option_names_the_option(cli, tmp_path):
 
 
 def test_the_same_ranges_hold_for_every_model_and_for_config_files(cli, tmp_path):
-    # one MODEL_RANGES entry per parameter name: the CNN's integer hidden_units and the MLP's list obey it alike
-    code, _, err = cli("train", "--data", "digits", "--model", "cnn", "--set", "model.hidden_units=-1", "--out",
+    # one MODEL_RANGES entry per parameter name: the CNN's head_units and the MLP's hidden_units obey it alike
+    code, _, err = cli("train", "--data", "digits", "--model", "cnn", "--set", "model.head_units=-1", "--out",
                        tmp_path / "a")
-    assert code == 2 and "model.hidden_units=-1 is out of range; valid: 1 to 16,384 or 0 for none" in one_line(err)
+    assert code == 2 and ("model.head_units=[-1]: the entry -1 is out of range; valid: each entry 1 to 16,384 ([] or "
+                          "0 for none)") in one_line(err)
     code, _, err = cli("train", "--data", "digits", "--model", "mlp", "--set", "model.hidden_units=[0]", "--out",
                        tmp_path / "a")
     assert code == 2 and "the entry 0 is out of range; valid: each entry 1 to 16,384" in one_line(err)
@@ -653,7 +654,7 @@ def sequence_runs(tmp_path_factory):
                   "model.channels=8", "--set", "model.n_blocks=1", "--set", "gan.eval_samples=50", "--set",
                   "gan.final_samples=100", "--out", root / "gan"],
                  ["train", "--data", root / "library.csv", "--seq-col", "seq", "--target", "strength", "--model",
-                  "cnn1d", "--epochs", "1", "--set", "model.channels=[8]", "--set", "model.hidden_units=8", "--out",
+                  "cnn1d", "--epochs", "1", "--set", "model.channels=[8]", "--set", "model.head_units=[8]", "--out",
                   root / "predictor"]):
         try:
             main([str(a) for a in args] + ["--quiet"])

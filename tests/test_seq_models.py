@@ -62,7 +62,7 @@ def test_weights_saved_when_the_head_was_called_out_still_load(make, tmp_path):
 
 def test_max_plus_mean_pooling_concatenates_both_summaries():
     model = CNN1d((4, 20), 1, channels=[3], kernel_sizes=[3], pool_sizes=[1], global_pool="max+mean",
-                  hidden_units=0).eval()
+                  head_units=[]).eval()
     x = torch.from_numpy(one_hot(["ACGTTGCAAC" * 2, "TTTTTAAAAA" * 2], length=20)[0])
     maps = model.conv(x)  # (2, 3, 20)
     torch.testing.assert_close(model.features(x), torch.cat([maps.amax(-1), maps.mean(-1)], dim=1))
@@ -72,7 +72,7 @@ def test_max_plus_mean_pooling_concatenates_both_summaries():
 
 
 def test_rnn_reads_mnist_rows_as_steps():
-    model = RNN((1, 28, 28), 10, hidden_units=32)
+    model = RNN((1, 28, 28), 10, hidden_size=32)
     assert model.rnn.input_size == 28
     assert model(torch.randn(5, 1, 28, 28)).shape == (5, 10)
 
@@ -91,17 +91,17 @@ def test_compact_padding_moves_valid_steps_first():
 def test_rnn_output_ignores_padding(pad, cell):
     """A padded short sequence gives the same output as the same sequence alone, whatever the padding."""
     torch.manual_seed(0)
-    model = RNN((4, 20), 2, cell=cell, hidden_units=8, bidirectional=True).eval()
+    model = RNN((4, 20), 2, cell=cell, hidden_size=8, bidirectional=True).eval()
     short, long = "ACGTTGCA", "TTGACAGGCATATAATCCGA"
     x_padded = torch.from_numpy(one_hot([short, long], length=20, pad=pad)[0])
     x_alone = torch.from_numpy(one_hot([short])[0])
-    alone = RNN((4, 8), 2, cell=cell, hidden_units=8, bidirectional=True)
+    alone = RNN((4, 8), 2, cell=cell, hidden_size=8, bidirectional=True)
     alone.load_state_dict(model.state_dict())
     alone.eval()
     with torch.no_grad():
         padded_out = model(x_padded)
         torch.testing.assert_close(padded_out[0], alone(x_alone)[0], atol=1e-5, rtol=1e-5)
-        unpacked = RNN((4, 20), 2, cell=cell, hidden_units=8, bidirectional=True, packed=False).eval()
+        unpacked = RNN((4, 20), 2, cell=cell, hidden_size=8, bidirectional=True, packed=False).eval()
         unpacked.load_state_dict(model.state_dict())
         # Without packing the padding is read as input, so the short sequence's output changes...
         assert not torch.allclose(unpacked(x_padded)[0], padded_out[0], atol=1e-4)
@@ -126,7 +126,7 @@ def test_models_learn_a_planted_motif():
         lambda: CNN1d((4, 40), 1, global_pool="max"),
         # max over time finds a motif wherever it sits; the last state alone learned it too slowly to stay
         # above 0.85 on every thread count (0.79 on one thread, 0.81 on two)
-        lambda: RNN((4, 40), 1, hidden_units=16, pooling="max"),
+        lambda: RNN((4, 40), 1, hidden_size=16, pooling="max"),
         lambda: CNNRNN((4, 40), 1),
     )
     for build in builders:
@@ -326,7 +326,7 @@ def test_rnn_reads_sequential_mnist_above_98_5_percent(cli, mnist_dir, tmp_path)
     """Sequential MNIST: 28 steps of 28 pixels for a bidirectional LSTM; 99.0 % after 3 epochs (13 min on CPU)."""
     import json
 
-    code, _, err = cli("train", "--data", "mnist", "--model", "rnn", "--epochs", "3", "--set", "model.hidden_units=128",
+    code, _, err = cli("train", "--data", "mnist", "--model", "rnn", "--epochs", "3", "--set", "model.hidden_size=128",
                        "--out", str(tmp_path / "run"))
     assert code == 0, err
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

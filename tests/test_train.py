@@ -128,7 +128,7 @@ def test_resume_after_ctrl_c_reaches_the_same_weights(tmp_path, monkeypatch):
     cfg = default_config("digits", "cnn")
     cfg.train.epochs = 4
     cfg.train.augment = "shift_rotate"  # its generator must be restored too
-    cfg.model.params = {"channels": [8, 16], "hidden_units": 32}
+    cfg.model.params = {"channels": [8, 16], "head_units": [32]}
     whole = train(cfg, out=tmp_path / "whole", verbose=False)
 
     real_next = InMemoryBatches.next

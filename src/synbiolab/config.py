@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import reprlib
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,8 @@ RANGES: dict[str, Range | Choice] = {
 # asking for more memory than a workstation has.
 MODEL_RANGES: dict[str, Range] = {
     "hidden_units": Range(1, 16_384),
-    "head_units": Range(1, 16_384),
+    "head_units": Range(1, 16_384, note="([] or 0 for none)"),
+    "hidden_size": Range(1, 16_384),
     "channels": Range(1, 4096, min_entries=1),
     "base_channels": Range(1, 1024),
     "convs_per_block": Range(1, 16),
@@ -219,8 +221,49 @@ MODEL_RANGES: dict[str, Range] = {
 }
 
 
-# Parameters whose 0 a model documents as "none of that layer" (the CNNs' hidden layer before the head).
-ZERO_MEANS_NONE = {("cnn", "hidden_units"), ("cnn1d", "hidden_units")}
+# List-of-layers parameters that may be empty: 0 (or [0]) is read as [] (no such layer), as an int n is read as
+# [n] by every list parameter.
+ZERO_MEANS_NONE = {"head_units"}
+
+# Model parameters renamed since runs were first saved: (model, old name) -> today's name. set_value reads an old
+# name as the new one wherever it comes from (--set, --param, a config file, a run folder's config.json, through
+# Config.from_dict), and check_model_spec does the same for a run's model.json, so nothing saved then breaks.
+# What the values mean is unchanged: the CNNs' int hidden_units (0: none) is the list head_units ([] for none).
+RENAMED_MODEL_KEYS: dict[tuple[str, str], str] = {
+    ("cnn", "hidden_units"): "head_units",
+    ("cnn1d", "hidden_units"): "head_units",
+    ("rnn", "hidden_units"): "hidden_size",
+    ("cnn_rnn", "hidden_units"): "hidden_size",
+}
+
+# Where an old name is told about (one line on stderr): what a user typed; config files and run folders stay silent.
+NOTED_SOURCES = ("--set", "--param")
+
+
+def current_model_key(model: str, name: str, source: str = "") -> str:
+    """Today's name of model parameter `name` of `model` (itself unless RENAMED_MODEL_KEYS renames it).
+
+    Args:
+        model: the model's registered name.
+        name: a parameter name, old or new.
+        source: where it came from; for ``--set`` and ``--param`` a rename is told in one line on stderr.
+    """
+    new = RENAMED_MODEL_KEYS.get((model, name))
+    if new is None:
+        return name
+    if source in NOTED_SOURCES:
+        print(f"note: model.{name} of {model} is now model.{new}; read as that", file=sys.stderr)
+    return new
+
+
+def current_model_setting(model: str, name: str, value: Any) -> tuple[str, Any]:
+    """A saved model parameter as today's name and shape, unchecked (for showing and grouping saved runs): an int
+    of a list-of-layers parameter is one layer, 0 none (``hidden_units=16`` of an old cnn is ``head_units=[16]``)."""
+    name = current_model_key(model, name)
+    default = model_parameters(model).get(name) if model in MODELS else None
+    if isinstance(default, list | tuple) and isinstance(value, int) and not isinstance(value, bool):
+        value = [] if value == 0 and name in ZERO_MEANS_NONE else [value]
+    return name, value
 
 
 def shown(value: Any, width: int = 80) -> str:
@@ -239,7 +282,7 @@ def check_value(key: str, value: Any, source: str = "--set", model: str | None =
         key: ``section.name``.
         value: the value, of the field's type.
         source: where it came from, for the message (``--set``, an option, a file).
-        model: for a model parameter, the model (some models document 0 as "no such layer").
+        model: for a model parameter, the model.
 
     Raises:
         SynbiolabError: one line naming the key, the value and the valid range.
@@ -248,10 +291,6 @@ def check_value(key: str, value: Any, source: str = "--set", model: str | None =
     rule = MODEL_RANGES.get(name) if section == "model" else RANGES.get(key)
     if rule is None or value is None:
         return
-    if (model, name) in ZERO_MEANS_NONE:
-        if value == 0 and not isinstance(value, bool):
-            return
-        rule = dataclasses.replace(rule, note="or 0 for none")
     where = f"{source}: " if source and source != key else ""
     if isinstance(rule, Choice):
         if value not in rule.words:
@@ -286,6 +325,9 @@ def checked_value(value: Any, default: Any, annotation: Any, key: str, source: s
         listed = isinstance(default, list | tuple) or "list" in str(annotation)
         valid = "" if rule is None else f"; valid: {'each entry ' if listed else ''}{rule.describe()}"
         raise SynbiolabError(f"{where}{exc}{valid}") from None
+    section, _, name = key.partition(".")
+    if section == "model" and name in ZERO_MEANS_NONE and isinstance(coerced, list) and coerced == [0]:
+        coerced = []  # 0 (or [0]): no such layer
     check_value(key, coerced, source, model)
     return coerced
 
@@ -445,6 +487,9 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "--set") -> None:
     section, _, name = key.partition(".")
     if section == "model" and name != "name" and name != "params":
         params = model_parameters(cfg.model.name)
+        if name not in params:
+            name = current_model_key(cfg.model.name, name, source)
+            key = f"model.{name}"
         if name not in params:
             raise SynbiolabError(
                 f"{source}: unknown key {shown(key)} for model '{cfg.model.name}'; valid: "

@@ -240,9 +240,10 @@ def check_model_spec(spec, spec_path: Path, keys: tuple[str, ...] = ()) -> dict:
     parameters inside the ranges of ``--set``; a damaged or edited file is one line naming it.
 
     Returns:
-        The spec.
+        The spec, its parameters under today's names (``config.RENAMED_MODEL_KEYS``: a run saved by an older
+        version names some differently) and of today's types (an int ``head_units`` of then is a list).
     """
-    from .config import checked_value
+    from .config import checked_value, current_model_key
     from .models.registry import MODELS, model_parameters
 
     def damaged(what: str) -> SynbiolabError:
@@ -269,18 +270,20 @@ def check_model_spec(spec, spec_path: Path, keys: tuple[str, ...] = ()) -> dict:
     if not isinstance(params, dict):
         raise damaged("params is not a mapping")
     defaults = model_parameters(spec["name"])
+    current = {}
     for key, value in params.items():
+        key = key if key in defaults else current_model_key(spec["name"], key)
         if key not in defaults:
             raise damaged(f"model '{spec['name']}' has no parameter '{key}'")
         try:
-            checked_value(value, defaults[key], type(defaults[key]).__name__, f"model.{key}", source="",
-                          model=spec["name"])
+            current[key] = checked_value(value, defaults[key], type(defaults[key]).__name__, f"model.{key}",
+                                         source="", model=spec["name"])
         except SynbiolabError as exc:
             raise damaged(str(exc)) from None
     names = spec.get("class_names")
     if names is not None and (not isinstance(names, list) or not all(isinstance(n, str | int) for n in names)):
         raise damaged("class_names is not a list of names")
-    return spec
+    return {**spec, "params": current}
 
 
 def model_sizes(spec: dict) -> dict:

@@ -46,7 +46,7 @@ RECIPES: dict[str, Recipe] = {
     "uci_promoters": Recipe(
         "cnn1d",
         {"model.channels": [32, 32], "model.kernel_sizes": [7, 5], "model.dilations": [1, 2],
-         "model.pool_sizes": [1, 1], "model.global_pool": "max", "model.hidden_units": 0,
+         "model.pool_sizes": [1, 1], "model.global_pool": "max", "model.head_units": [],
          "train.batch_size": 16, "train.epochs": 40},
         "picked by hand among a handful of settings on the same 10 folds the benchmark reports (test folds seen)",
     ),

@@ -65,10 +65,13 @@ def capacity_keys_of(facts) -> tuple[str, ...]:
     """The constructor arguments that set the size of the run's model.
 
     Each model declares them when it is registered (``MODELS[name].capacity_keys``); facts may carry them
-    already (a run's own record), otherwise the registry is asked. An unknown model has none.
+    already (a run's own record, which a run of an older version wrote under the names of then: they are read
+    as today's, ``config.RENAMED_MODEL_KEYS``), otherwise the registry is asked. An unknown model has none.
     """
     if facts.capacity_keys is not None:
-        return tuple(facts.capacity_keys)
+        from ..config import current_model_key
+
+        return tuple(current_model_key(facts.model_name, key) for key in facts.capacity_keys)
     from ..models.registry import MODELS
 
     entry = MODELS.get(facts.model_name)
@@ -80,9 +83,10 @@ def scale_capacity(params: dict, factor: float, keys) -> dict:
 
     Args:
         params: the model's constructor arguments (e.g. `hidden_units` of an MLP; `channels` and
-            `hidden_units` of a CNN).
-        factor: > 1 for more capacity, < 1 for less. An empty list of hidden layers (a linear
-            model) grows into one hidden layer of 32 * factor units.
+            `head_units` of a CNN; `hidden_size` of an RNN).
+        factor: > 1 for more capacity, < 1 for less. An empty list of the MLP's hidden layers
+            (``hidden_units=[]``, a linear model) grows into one hidden layer of 32 * factor units; a head
+            without hidden layers (``head_units=[]``) stays so: the layers before it hold the capacity.
         keys: the parameters that hold a layer width (an int or a list of ints), as the model declares
             them (``MODELS[name].capacity_keys``).
 
@@ -97,7 +101,7 @@ def scale_capacity(params: dict, factor: float, keys) -> dict:
         if isinstance(value, int):
             new = max(1, int(round(value * factor))) if value > 0 else value
         elif not value:
-            new = [int(32 * factor)] if factor > 1 else []
+            new = [int(32 * factor)] if factor > 1 and key == "hidden_units" else []
         else:
             new = [max(1, int(round(width * factor))) for width in value]
         if new != (list(value) if isinstance(value, (list, tuple)) else value):

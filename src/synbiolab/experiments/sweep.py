@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import Config, apply_overrides
+from ..config import Config, apply_overrides, current_model_key
 from ..errors import SynbiolabError
 from ..io import atomic_write_text
 from ..report.sections.sweep import write_sweep_report
@@ -130,6 +130,9 @@ def plan_sweep(config: Config, params: list[str] | None = None, train_sizes=None
     if seeds < 1:
         raise SynbiolabError(f"--seeds {seeds}: expected 1 or more")
     axes: list[tuple[str, list[str]]] = [parse_param(text) for text in params or []]
+    # a model key of an older version is swept under today's name (told once, here)
+    axes = [(f"model.{current_model_key(config.model.name, key[6:], '--param')}" if key.startswith("model.") else key,
+             values) for key, values in axes]
     sizes = parse_sizes(train_sizes)
     if sizes:
         axes.append(("data.train_size", [str(size) for size in sizes]))

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Config, apply_overrides, model_parameters
+from ..config import Config, apply_overrides, current_model_key, model_parameters
 from ..data import load_dataset
 from ..errors import SynbiolabError
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text
@@ -61,6 +61,8 @@ def suggest(trial, config: Config, space=DEFAULT_SPACE) -> list[str]:
     overrides = []
     for entry in space:
         key, kind = entry[0], entry[1]
+        if key.startswith("model."):  # a name of an older version is searched under today's
+            key = f"model.{current_model_key(config.model.name, key.split('.', 1)[1])}"
         if key.startswith("model.") and key.split(".", 1)[1] not in params:
             continue  # this model has no such parameter (e.g. no dropout)
         if kind == "choice":

@@ -5,21 +5,24 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .compat import layer_widths
+
 
 class CNN(nn.Module):
     """Convolutional network for small images such as 28x28 digits.
 
     Each block is conv3x3 -> batch norm -> ReLU (``convs_per_block`` times) -> 2x2 max-pool, which halves
     the image; the last feature map is flattened (32 x 7 x 7 for a 28x28 digit and the default channels) into
-    the fully connected layer, then dropout and the head.
+    the fully connected hidden layers of the head (``head_units``), then dropout and the output layer.
 
     Args:
         input_shape: shape of one example, (channels, height, width).
         n_outputs: number of logits.
         channels: output channels of each block; the number of blocks is its length.
         convs_per_block: convolutions in each block before pooling.
-        hidden_units: width of the fully connected layer before the head (0: none).
-        dropout: dropout probability before the head.
+        head_units: widths of the fully connected hidden layers between the convolutions and the output
+            layer, one entry per layer; [] for none (an int n is read as [n], 0 as []).
+        dropout: dropout probability before the output layer.
     """
 
     def __init__(
@@ -28,7 +31,7 @@ class CNN(nn.Module):
         n_outputs: int = 10,
         channels: list[int] = (16, 32),
         convs_per_block: int = 1,
-        hidden_units: int = 128,
+        head_units: list[int] = (128,),
         dropout: float = 0.25,
     ):
         super().__init__()
@@ -49,9 +52,9 @@ class CNN(nn.Module):
         flat = in_channels * height * width
         head_in = flat
         fc: list[nn.Module] = [nn.Flatten()]  # (B, C, h, w) -> (B, C*h*w)
-        if hidden_units:
-            fc += [nn.Linear(flat, hidden_units), nn.ReLU(inplace=True)]
-            head_in = hidden_units
+        for units in layer_widths(head_units, "head_units"):  # one layer: fc.1 (the weights of old runs)
+            fc += [nn.Linear(head_in, units), nn.ReLU(inplace=True)]
+            head_in = units
         self.fc = nn.Sequential(*fc)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(head_in, n_outputs)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import SynbiolabError
-from .compat import load_old_names
+from .compat import layer_widths, load_old_names
 
 
 def _per_layer(value, n_layers: int, name: str, default: tuple) -> list:
@@ -39,8 +39,9 @@ class CNN1d(nn.Module):
         pool_sizes: max-pool width after each layer (1 keeps the length).
         global_pool: max, mean, max+mean (both side by side: whether a motif is there and how often), or
             flatten (keep every position: the head sees where motifs are).
-        hidden_units: width of the hidden layer of the head (0 for none).
-        dropout: dropout after each block and in the head.
+        head_units: widths of the fully connected hidden layers of the head, one entry per layer; [] for none
+            (an int n is read as [n], 0 as []).
+        dropout: dropout after each block and after each hidden layer of the head.
         batch_norm: batch normalisation after each convolution.
     """
 
@@ -53,7 +54,7 @@ class CNN1d(nn.Module):
         dilations: list[int] = (1, 1),
         pool_sizes: list[int] = (2, 2),
         global_pool: str = "flatten",
-        hidden_units: int = 64,
+        head_units: list[int] = (64,),
         dropout: float = 0.2,
         batch_norm: bool = True,
     ):
@@ -86,9 +87,9 @@ class CNN1d(nn.Module):
         self.pooled_dropout = nn.Dropout(dropout)
         n_features = {"flatten": in_channels * length, "max+mean": 2 * in_channels}.get(global_pool, in_channels)
         head = []
-        if hidden_units:
-            head += [nn.Linear(n_features, hidden_units), nn.ReLU(), nn.Dropout(dropout)]
-            n_features = hidden_units
+        for units in layer_widths(head_units, "head_units"):  # one layer: head_hidden.0 (as old runs saved it)
+            head += [nn.Linear(n_features, units), nn.ReLU(), nn.Dropout(dropout)]
+            n_features = units
         self.head_hidden = nn.Sequential(*head)
         self.head = nn.Linear(n_features, n_outputs)
         load_old_names(self, {"out": "head"})  # runs saved when it was called `out`
@@ -99,7 +100,7 @@ class CNN1d(nn.Module):
         return self.conv[0]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The penultimate representation: (B, A, L) -> (B, hidden_units)."""
+        """The penultimate representation: (B, A, L) -> (B, head_units[-1]) (the pooled features without one)."""
         h = self.conv(x)  # (B, A, L) -> (B, C, L')
         if self.global_pool == "max":
             h = h.amax(dim=-1)  # (B, C, L') -> (B, C)

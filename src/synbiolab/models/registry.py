@@ -1,11 +1,26 @@
 """The model registry: every model by name, GANs too, with its recipe, its parameters and its capacity keys.
 
-Each model is one ``nn.Module`` per file, built as ``Model(input_shape, n_outputs, **params)`` (a GAN as
-``Model(input_shape, n_classes=..., **params)`` where its constructor takes a number of classes); the
-registry adds the training recipe that suits it (the ``TrainConfig`` defaults a user starts from), for a GAN
-also its ``GanConfig`` defaults, and the names of the parameters that set its capacity (which ``diagnose``
-scales when a model underfits or overfits). ``model_parameters`` reads a model's keyword arguments from its
-constructor, so a ``--set model.KEY`` is checked against the code rather than a second list.
+Each model is one ``nn.Module`` per file. Classifiers and regressors are built as
+``Model(input_shape, n_outputs, **params)`` (``n_outputs``: the width of the output layer), GANs as
+``Model(input_shape, n_classes=..., **params)`` where the constructor takes a number of classes (the DCGAN,
+when conditional; the sequence WGAN is unconditional and takes none). The registry adds the training recipe
+that suits each model (the ``TrainConfig`` defaults a user starts from), for a GAN also its ``GanConfig``
+defaults, and the names of the parameters that set its capacity (which ``diagnose`` scales when a model
+underfits or overfits). ``model_parameters`` reads a model's keyword arguments from its constructor, so a
+``--set model.KEY`` is checked against the code rather than a second list.
+
+One name means one thing in every model:
+
+- ``hidden_units``: the widths of the MLP's hidden layers, a list (``[]``: logistic or linear regression).
+- ``head_units``: the widths of the fully connected hidden layers of the head that follows convolutions or a
+  recurrent layer (cnn, cnn1d, cnn_rnn), a list; ``[]`` for none.
+- ``hidden_size``: the recurrent state size of each direction, as ``torch.nn.LSTM`` calls it (rnn, cnn_rnn).
+- ``channels``: always a list, the filters of each convolution layer (cnn, cnn1d, cnn_rnn); for the
+  sequence WGAN, which has no list of layers, the one width of its residual blocks.
+- ``n_outputs``: the output width of a classifier or regressor; ``n_classes``: a GAN's number of classes.
+
+Names of older versions (``hidden_units`` of cnn, cnn1d, rnn and cnn_rnn) are read as today's by
+``config.RENAMED_MODEL_KEYS``, so old configs and run folders still load.
 """
 
 from __future__ import annotations
@@ -143,20 +158,20 @@ register_model(
             "weight_decay": 5e-4, "augment": "shift_rotate"},
     kinds=("image",),
     summary="conv-BN-ReLU-pool blocks, dropout, linear head",
-    capacity_keys=("channels", "hidden_units"),
+    capacity_keys=("channels", "head_units"),
 )
 
 # Sequence models (one-hot DNA (B, 4, L)); the rnn also reads images row by row (sequential MNIST).
 SEQUENCE_RECIPE = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "optimizer": "adamw", "schedule": "onecycle"}
 register_model("cnn1d", CNN1d, recipe={**SEQUENCE_RECIPE, "weight_decay": 1e-2}, kinds=("sequence",),
                summary="1D convolutions over one-hot sequences (DeepBind/Basset family)",
-               capacity_keys=("channels", "hidden_units"))
+               capacity_keys=("channels", "head_units"))
 register_model("rnn", RNN, recipe={**SEQUENCE_RECIPE, "grad_clip": 1.0}, kinds=("sequence", "image"),
                summary="LSTM or GRU, optionally bidirectional; images are read as rows of pixels",
-               capacity_keys=("hidden_units",))
+               capacity_keys=("hidden_size",))
 register_model("cnn_rnn", CNNRNN, recipe={**SEQUENCE_RECIPE, "weight_decay": 1e-2, "grad_clip": 1.0},
                kinds=("sequence",), summary="convolution then a bidirectional LSTM (DanQ style)",
-               capacity_keys=("channels", "hidden_units"))
+               capacity_keys=("channels", "hidden_size"))
 
 # GAN pairs (generator + discriminator), trained by `synbiolab gan`, not by the classifier loop: the kind
 # "gan" keeps them out of `synbiolab train`, and registering them lets configs check their parameters.

@@ -40,7 +40,7 @@ class RNN(nn.Module):
         input_shape: one example: (A, L) for sequences, (C, H, W) for images (rows are steps).
         n_outputs: number of logits.
         cell: lstm or gru.
-        hidden_units: state size of each direction.
+        hidden_size: recurrent state size of each direction (as torch.nn.LSTM calls it).
         num_layers: stacked recurrent layers.
         bidirectional: also read the sequence backwards (both directions' summaries are concatenated).
         dropout: dropout between recurrent layers and before the read-out.
@@ -53,7 +53,7 @@ class RNN(nn.Module):
         input_shape=(4, 100),
         n_outputs: int = 1,
         cell: str = "lstm",
-        hidden_units: int = 64,
+        hidden_size: int = 64,
         num_layers: int = 1,
         bidirectional: bool = True,
         dropout: float = 0.0,
@@ -72,7 +72,7 @@ class RNN(nn.Module):
         recurrent = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = recurrent(
             n_features,
-            hidden_units,
+            hidden_size,
             num_layers=num_layers,
             batch_first=True,
             bidirectional=bidirectional,
@@ -82,7 +82,7 @@ class RNN(nn.Module):
         self.packed = packed and not self.is_image
         self.dropout = nn.Dropout(dropout)
         self.n_directions = 2 if bidirectional else 1
-        self.head = nn.Linear(hidden_units * self.n_directions, n_outputs)
+        self.head = nn.Linear(hidden_size * self.n_directions, n_outputs)
         load_old_names(self, {"out": "head"})  # runs saved when it was called `out`
 
     def _steps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -93,7 +93,7 @@ class RNN(nn.Module):
         return x.transpose(1, 2), mask  # (B, A, L) -> (B, L, A)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The summary of each sequence: (B, ...) -> (B, hidden_units * directions)."""
+        """The summary of each sequence: (B, ...) -> (B, hidden_size * directions)."""
         steps, mask = self._steps(x)
         use_packing = self.packed and mask is not None and not bool(mask.all())
         if use_packing:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import SynbiolabError, folder_kind, folder_writer
+from .models import SynbiolabError, current_model_setting, folder_kind, folder_writer
 
 # Folders below a run that are never runs of their own (judge/ of a GAN is its classifier's helper).
 _SKIP_DIRS = {"checkpoint", "figures", "judge", "__pycache__"}
@@ -127,14 +127,17 @@ def read_table(path: Path, limit: int = 5000) -> dict:
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
-    """{"train": {"lr": 0.1}} -> {"train.lr": 0.1}; the model's parameters read model.KEY like --set."""
+    """{"train": {"lr": 0.1}} -> {"train.lr": 0.1}; the model's parameters read model.KEY like --set, under
+    today's names (``config.RENAMED_MODEL_KEYS``)."""
     flat = {}
     for key, value in config.items():
         if prefix == "" and key == "meta":
             continue
         name = f"{prefix}{key}"
         if name == "model.params" and isinstance(value, dict):
+            model = config.get("name") if isinstance(config.get("name"), str) else ""
             for k, v in value.items():
+                k, v = current_model_setting(model, k, v)  # an older version's name is shown as today's
                 flat[f"model.{k}"] = v
         elif isinstance(value, dict):
             flat.update(flatten(value, name + "."))

@@ -18,13 +18,14 @@ import numpy as np
 import torch
 
 from .. import SynbiolabError, in_silico_mutagenesis, load_run, one_hot, predict
+from ..config import current_model_setting
 from ..data.images import to_mnist_style
 from ..evaluate import probabilities
 from ..interpret import ism_score
 
 __all__ = [
-    "SynbiolabError", "folder_kind", "folder_writer", "image_prediction", "sequence_prediction",
-    "gan_samples", "gan_interpolation", "model_spec", "ECOLI_PROMOTER_SETS",
+    "SynbiolabError", "current_model_setting", "folder_kind", "folder_writer", "image_prediction",
+    "sequence_prediction", "gan_samples", "gan_interpolation", "model_spec", "ECOLI_PROMOTER_SETS",
 ]
 
 # Data sets of E. coli sigma-70 promoters: their sequence views mark the -35 and -10 boxes.
