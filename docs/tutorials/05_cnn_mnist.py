@@ -32,10 +32,10 @@ ds = load_dataset("mnist", train_size=TRAIN_SIZE, val_size=1000)
 # Two models
 # ----------
 # The CNN: two blocks of 3x3 convolution, batch norm, ReLU and 2x2 max-pooling (16 then 32 channels),
-# then the 32x7x7 feature map goes straight to the 10 outputs (``hidden_units=0``). The MLP: one hidden
+# then the 32x7x7 feature map goes straight to the 10 outputs (``head_units=[]``). The MLP: one hidden
 # layer of 256 units on the 784 flattened pixels.
 torch.manual_seed(0)
-cnn = build_model("cnn", ds, channels=[16, 32], hidden_units=0)
+cnn = build_model("cnn", ds, channels=[16, 32], head_units=[])
 mlp = build_model("mlp", ds, hidden_units=[256])
 print(cnn)
 print(f"CNN parameters {count_parameters(cnn):,}; MLP parameters {count_parameters(mlp):,}")

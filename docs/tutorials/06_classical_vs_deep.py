@@ -103,7 +103,7 @@ for size in SIZES:
     tree = DecisionTreeClassifier(max_depth=10, random_state=0).fit(train_hog, train_y)
 
     torch.manual_seed(0)
-    cnn = build_model("cnn", ds, channels=[16, 32], hidden_units=128)
+    cnn = build_model("cnn", ds, channels=[16, 32], head_units=[128])
     steps_per_epoch = -(-size // 32)
     n_epochs = int(np.clip(200 // steps_per_epoch, 3, 40)) if not FAST else int(np.clip(100 // steps_per_epoch, 2, 20))
     cnn = fit(cnn, ds, TrainConfig(epochs=n_epochs, batch_size=32, lr=3e-3, schedule="onecycle", weight_decay=5e-4,

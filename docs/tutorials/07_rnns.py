@@ -34,7 +34,7 @@ started = time.perf_counter()
 # step). An LSTM of 64 units, one direction; its last hidden state goes to the 10 outputs.
 mnist = load_dataset("mnist", train_size=MNIST_SIZE, val_size=1000)
 torch.manual_seed(0)
-rnn = build_model("rnn", mnist, cell="lstm", hidden_units=64, bidirectional=False)
+rnn = build_model("rnn", mnist, cell="lstm", hidden_size=64, bidirectional=False)
 print(rnn)
 print(f"{count_parameters(rnn):,} parameters: 4 gates x (28 inputs + 64 state + 1) x 64 units, and the head")
 result = fit(rnn, mnist, TrainConfig(epochs=MNIST_EPOCHS, lr=3e-3, schedule="onecycle", grad_clip=1.0,
@@ -62,7 +62,7 @@ splice = load_dataset("uci_splice")
 print(f"uci_splice: {len(splice.train)} / {len(splice.val)} / {len(splice.test)} sequences, "
       f"input {splice.input_shape}, classes {splice.class_names}")
 torch.manual_seed(0)
-lstm = build_model("rnn", splice, cell="lstm", hidden_units=64, bidirectional=True)
+lstm = build_model("rnn", splice, cell="lstm", hidden_size=64, bidirectional=True)
 dna = fit(lstm, splice, TrainConfig(epochs=DNA_EPOCHS, lr=3e-3, schedule="onecycle", grad_clip=1.0,
                                     batch_size=64, progress=False), verbose=False)
 splice_test = evaluate(dna.model, splice.test, splice.task)
