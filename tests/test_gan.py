@@ -192,6 +192,8 @@ def test_short_conditional_gan_on_digits_writes_samples_and_metrics(cli, tmp_pat
     assert 0 <= final["train_on_generated"]["test_accuracy"] <= 1
     assert 0.5 < final["judge_test_accuracy"] <= 1  # the judge itself reads real digits
     assert "Frechet distance" in out and "floor" in out
+    spec = json.loads((run_dir / "model.json").read_text())
+    assert spec["n_classes"] == 10 and "n_classes" not in spec["params"] and spec["params"]["conditional"]
     # fixed latent vectors drawn after every epoch: 10 columns (one per digit) x 8 rows, 8x8 pixels x 7
     for epoch in (1, 2, 3):
         image = Image.open(run_dir / "figures" / f"samples_epoch_{epoch:03d}.png")

@@ -285,3 +285,22 @@ def test_the_sequence_wgan_is_unconditional():
     assert str(info.value) == "model 'wgan_seq' is unconditional: n_classes must be 0, got 3"
     with pytest.raises(SynbiolabError, match="'mlp' is not a GAN"):
         build_model("mlp", input_shape=(1, 8, 8), n_classes=10)
+
+
+@pytest.mark.parametrize("name, params, n_outputs, n_classes", [
+    ("dcgan", {"conditional": True, "base_channels": 4, "latent_size": 8}, 10, 10),
+    ("dcgan", {"conditional": False, "base_channels": 4, "latent_size": 8}, 10, 0),
+    ("wgan_seq", {"channels": 8, "n_blocks": 1}, 1, 0),
+])
+def test_a_gan_run_saved_before_n_classes_loads(tmp_path, name, params, n_outputs, n_classes):
+    from synbiolab.runs import load_model_from, save_model
+
+    shape = [1, 8, 8] if name == "dcgan" else [4, 20]
+    model = build_model(name, input_shape=shape, n_outputs=n_outputs, **params)
+    # model.json as GAN runs wrote it then: n_outputs (the DCGAN's classes; 1 for the WGAN), no n_classes
+    save_model(tmp_path, model, name, params, {"input_shape": shape, "n_outputs": n_outputs, "kind": "gan"})
+    assert "n_classes" not in json.loads((tmp_path / "model.json").read_text())
+    loaded = load_model_from(tmp_path)
+    assert loaded.n_classes == n_classes
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
