@@ -103,6 +103,19 @@ def test_diagnose_and_fix_read_an_old_cnn_run_under_the_new_names(old_runs, cli,
     assert config.model.params == {"head_units": [64], "channels": [16, 32]}
 
 
+def test_predict_reads_pictures_with_an_old_cnn_run(old_runs, cli, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "seven.png"
+    image = Image.new("L", (40, 40), 255)
+    image.paste(0, (8, 6, 32, 10))
+    image.paste(0, (26, 6, 30, 34))
+    image.save(picture)
+    code, out, err = cli("predict", old_runs / "cnn", picture, "--top", "2")
+    assert code == 0, err
+    assert out.startswith(f"{picture}: ") and len(out.split()) == 5 and err == ""
+
+
 @pytest.mark.parametrize("case", OLD_CASES, ids=[f"{c['model']}-{i}" for i, c in enumerate(OLD_CASES)])
 def test_weights_saved_under_the_old_arguments_load_strictly(case, capsys):
     # the arguments of then, read as a config would (silently), build a model whose state dict has the same keys
