@@ -76,3 +76,25 @@ def test_config_round_trip():
     apply_overrides(cfg, ["model.channels=[8,16]"])
     again = Config.from_dict(cfg.to_dict())
     assert again == cfg
+
+
+@pytest.mark.parametrize("convs_per_block", [1, 2])
+def test_the_cnn_pooling_before_its_last_relu_gives_the_numbers_of_conv_bn_relu_pool(convs_per_block):
+    torch.manual_seed(0)
+    model = build_model("cnn", input_shape=(1, 28, 28), n_outputs=10, convs_per_block=convs_per_block)
+    layers = list(model.conv)
+    textbook = []  # the usual order: ... batch norm -> ReLU -> max-pool
+    for layer in layers:
+        if isinstance(layer, torch.nn.ReLU) and textbook and isinstance(textbook[-1], torch.nn.MaxPool2d):
+            textbook.insert(len(textbook) - 1, layer)
+        else:
+            textbook.append(layer)
+    assert [type(m).__name__ for m in textbook[: 3 * convs_per_block + 1]] == (
+        ["Conv2d", "BatchNorm2d", "ReLU"] * convs_per_block + ["MaxPool2d"])
+    x = torch.randn(8, 1, 28, 28, requires_grad=True)
+    ours = model.conv(x)
+    (grad_ours,) = torch.autograd.grad(ours.square().sum(), x)
+    theirs = torch.nn.Sequential(*textbook)(x)
+    (grad_theirs,) = torch.autograd.grad(theirs.square().sum(), x)
+    assert ours.shape == (8, 32, 7, 7)
+    assert torch.allclose(ours, theirs, atol=1e-6) and torch.allclose(grad_ours, grad_theirs, atol=1e-5)

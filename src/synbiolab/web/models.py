@@ -144,18 +144,33 @@ def _load_classifier(path: Path):
     return model.eval(), _read_spec(path)
 
 
-def _first_activation(model: torch.nn.Module) -> tuple[str, torch.nn.Module] | None:
-    """The module whose output is the first layer's feature maps: the ReLU after the first Conv2d, else it."""
-    conv_name, found = None, False
+def _first_activation(model: torch.nn.Module) -> tuple[str, torch.nn.Module, bool] | None:
+    """Where the first layer's feature maps come from, at the input's resolution: (label, module, whether a ReLU
+    is still to be applied to the module's output).
+
+    The CNN pools before its block's last ReLU (the same numbers, computed on fewer values), so its maps are
+    read at the batch norm after the first Conv2d and rectified here; a ReLU right after the convolution (or
+    after its batch norm) is read as it is; otherwise the convolution itself.
+    """
+    conv_name, conv, norm = None, None, None
     for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Conv2d) and not found:
-            conv_name, conv, found = name, module, True
+        if conv is None:
+            if isinstance(module, torch.nn.Conv2d):
+                conv_name, conv = name, module
             continue
-        if found and isinstance(module, torch.nn.ReLU):
-            return f"{conv_name} + {name} (Conv2d, ReLU)", module
-        if found and isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-            break
-    return (f"{conv_name} (Conv2d)", conv) if found else None
+        if isinstance(module, torch.nn.BatchNorm2d) and norm is None:
+            norm = (name, module)
+            continue
+        if isinstance(module, torch.nn.ReLU):
+            return (f"{conv_name} + {name} (Conv2d, ReLU)", module, False) if norm is None else (
+                f"{conv_name} + {norm[0]} (Conv2d, BatchNorm2d, ReLU)", norm[1], True)
+        if isinstance(module, torch.nn.MaxPool2d) and norm is not None:
+            return f"{conv_name} + {norm[0]} (Conv2d, BatchNorm2d, ReLU)", norm[1], True
+        break
+    if conv is None:
+        return None
+    return (f"{conv_name} + {norm[0]} (Conv2d, BatchNorm2d)", norm[1], False) if norm else (
+        f"{conv_name} (Conv2d)", conv, False)
 
 
 # --- image classifiers: a picture in, probabilities out
@@ -200,7 +215,8 @@ def image_prediction(path: Path, picture) -> dict:
     result = {"classes": names, "probabilities": probs, "top": {"class": names[best], "probability": probs[best]},
               "input": {"height": height, "width": width, "pixels": pixels.tolist()}, "feature_maps": None}
     if "maps" in captured:
-        maps = captured["maps"][0].float().numpy()  # (C, h, w)
+        maps = captured["maps"][0].float()
+        maps = (torch.relu(maps) if layer[2] else maps).numpy()  # (C, h, w)
         low = maps.min(axis=(1, 2), keepdims=True)
         span = np.maximum(maps.max(axis=(1, 2), keepdims=True) - low, 1e-8)
         scaled = np.round((maps - low) / span * 255).astype(np.uint8)
