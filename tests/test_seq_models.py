@@ -296,6 +296,8 @@ def test_cross_validation_tests_every_example_once(tmp_path):
     result = cross_validate(cfg, 4, out=tmp_path / "cv", verbose=False)
     rows = [r for r in result["rows"] if r["method"] == "cnn1d"]
     assert sum(r["n_test"] for r in rows) == 80 and result["grouped"]
+    # each fold says how its kept epoch did on the validation part carved from its training folds
+    assert all(0.0 <= r["val_metric"] <= 1.0 and r["val_loss"] > 0 and r["best_epoch"] >= 1 for r in rows)
     assert set(result["summary"]) == {"cnn1d", "onehot_linear", "pairwise_linear", "kmer_linear"}
     assert result["summary"]["kmer_linear"]["accuracy"]["mean"] > 0.8
     assert result["pooled"]["cnn1d"]["accuracy"] > 0.7

@@ -221,6 +221,8 @@ def _run_folds(config: Config, dataset: Dataset, pool: Split, whole: np.ndarray,
             "method": config.model.name,
             "n_test": len(test_idx),
             "best_epoch": result.best_epoch,
+            # the kept epoch's validation loss and metric: what a choice of settings may use (never the test fold)
+            **_kept_epoch_validation(result),
             "seconds": round(time.perf_counter() - started, 2),
             **ranking_metrics(dataset.task, outputs, test_y),
         }
@@ -256,6 +258,14 @@ def _run_folds(config: Config, dataset: Dataset, pool: Split, whole: np.ndarray,
                 + "; ".join(f"{r['method']} {_headline(dataset.task, r)}" for r in shown)
             )
     return rows, out_of_fold
+
+
+def _kept_epoch_validation(result) -> dict:
+    """The validation loss and metric (accuracy, or r for regression) of the epoch whose weights were kept."""
+    kept = next((h for h in result.history if h["epoch"] == result.best_epoch), None)
+    if kept is None:
+        return {"val_loss": None, "val_metric": None}
+    return {"val_loss": float(kept["val_loss"]), "val_metric": float(kept["val_metric"])}
 
 
 def _headline(task: str, row: dict) -> str:

@@ -12,8 +12,9 @@ class CNN(nn.Module):
     """Convolutional network for small images such as 28x28 digits.
 
     Each block is conv3x3 -> batch norm -> ReLU (``convs_per_block`` times) -> 2x2 max-pool, which halves
-    the image (the last ReLU runs after the pool, which gives the same numbers more cheaply); the last feature map is flattened (32 x 7 x 7 for a 28x28 digit and the default channels) into
-    the fully connected hidden layers of the head (``head_units``), then dropout and the output layer.
+    the image (the last ReLU runs after the pool, which gives the same numbers more cheaply); the last feature
+    map is flattened (32 x 7 x 7 for a 28x28 digit and the default channels) into the fully connected hidden
+    layers of the head (``head_units``), then dropout and the output layer.
 
     Args:
         input_shape: shape of one example, (channels, height, width).

@@ -117,10 +117,12 @@ def gan_step(
 
     # ---- 1. update the discriminator -----------------------------------------------------------------
     discriminator.requires_grad_(True)
-    for real, labels in real_batches:
+    for index, (real, labels) in enumerate(real_batches):
         labels = labels if conditional else None
         z = sample_latent(len(real), latent_size, real.device, rng)
-        fake = generator(z, labels)
+        # Only the last fake batch is reused by the generator's update below; the others need no graph.
+        with torch.set_grad_enabled(index == len(real_batches) - 1):
+            fake = generator(z, labels)
         # detach(): this update must move the discriminator only; without it the backward pass would run
         # through the generator too (wasted work, and gradients that the generator's step would pick up)
         real_scores = discriminator(real, labels)
