@@ -56,3 +56,17 @@ def test_cli_cv_and_train_without_model_use_the_recipe(cli, monkeypatch):
     code, _, err = cli("train", "--data", "ecoli_promoters", "--quiet")
     assert code == 0, err
     assert seen["train"].model.name == "cnn1d" and seen["train"].model.params["dilations"] == [1, 2, 4]
+
+
+def test_a_run_report_says_how_its_recipe_was_chosen_and_what_the_run_changed():
+    from synbiolab.report.sections.config import recipe_note, section_config
+
+    raw = default_config("uci_promoters").to_dict()
+    note = recipe_note(raw)
+    assert note["model"] == "cnn1d" and note["chosen"] == RECIPES["uci_promoters"].chosen and note["changed"] == []
+    raw["train"]["epochs"] = 3
+    assert recipe_note(raw)["changed"] == ["train.epochs=3 (recipe: 40)"]
+    html = str(section_config(type("Run", (), {"raw_config": raw})()))
+    assert "How it was chosen: " + RECIPES["uci_promoters"].chosen in html and "train.epochs=3" in html
+    assert recipe_note(default_config("uci_promoters", "rnn").to_dict()) is None  # another model: no recipe
+    assert recipe_note(default_config("mnist").to_dict()) is None

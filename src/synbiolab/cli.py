@@ -162,6 +162,12 @@ def cv(
     cfg = build_config(data, model, config_file, {**options, **extra}, sets,
                        default_model=recipe_model(data, "cnn1d"))
     cross_validate(cfg, folds, out=out, overwrite=overwrite, baseline=not no_baseline, rc_average=rc_average)
+    from .report.sections.config import recipe_note
+
+    note = recipe_note(cfg.to_dict())
+    if note is not None:  # how the settings were chosen, so the number above can be read for what it is
+        changed = f"; changed here: {'; '.join(note['changed'])}" if note["changed"] else ""
+        print(f"recipe of {note['data']} ({note['model']}): {note['chosen']}{changed}")
 
 
 # --- evaluate, predict

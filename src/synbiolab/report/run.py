@@ -10,7 +10,6 @@ reports with :func:`register_section`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from ..runs import Run, subfolder
 from .figures import confusion_figure, learning_curves_figure, misclassified_figure
 from .html import img_tag, render, save_figure, table, write_page
 from .outputs import load_test_outputs
+from .sections.config import section_config
 from .sections.diagnosis import section_diagnosis
 from .sections.gan import GAN_SECTIONS
 from .sections.interpret import section_interpretation, section_sequence_results
@@ -159,10 +159,6 @@ def section_model(run: Run) -> Markup | None:
     return render("sections/model.html", name=run.model_spec["name"], n_parameters=n_parameters,
                   layers=table(layers, ["layer", "type", "parameters"]), text=text,
                   theory=model_pages(run.model_spec["name"]))
-
-
-def section_config(run: Run) -> Markup:
-    return render("sections/config.html", config=json.dumps(run.raw_config, indent=2))
 
 
 #: The sections of a train run's report, in order. User sections (register_section) come before the last two.
