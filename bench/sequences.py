@@ -39,9 +39,8 @@ REFERENCE = {
 }
 TARGET = {"splice": 0.965, "promoters": 0.95, "ecoli": 0.35, "rbs": 0.36}
 
-# The data set of each part; its model and settings are its recipe (RECIPES), which says how it was chosen:
-# today's recipes were picked partly on these same folds (uci_*, rbs) and this same split (ecoli_promoters),
-# so the deep-model numbers are slightly optimistic; the 106 promoters most of all.
+# The data set of each part; its model and settings are its recipe (RECIPES), which says how it was chosen
+# (bench/select_recipes.py: nested cross-validation, never the test folds or split printed here).
 SETTINGS = {"splice": "uci_splice", "promoters": "uci_promoters", "ecoli": "ecoli_promoters", "rbs": "rbs_1014ic"}
 
 

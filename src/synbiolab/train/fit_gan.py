@@ -108,8 +108,11 @@ def fit_gan(
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=gcfg.lr_discriminator or cfg.lr, betas=betas)
 
     batch_size = min(cfg.batch_size, len(data.train_x))
-    batches = InMemoryBatches(data.train_x.to(device), data.train_y.to(device), batch_size, seed=cfg.seed,
-                              drop_last=True)
+    train_x = data.train_x.to(device)
+    if train_x.ndim == 4:  # images: channels-last layout, as in fit (the convolutions skip a reorder each call)
+        model.to(memory_format=torch.channels_last)
+        train_x = train_x.contiguous(memory_format=torch.channels_last)
+    batches = InMemoryBatches(train_x, data.train_y.to(device), batch_size, seed=cfg.seed, drop_last=True)
     steps_per_epoch = max(batches.steps_per_epoch // gcfg.n_critic, 1)
     n_steps = cfg.epochs * steps_per_epoch
     # A decaying learning rate lets the generator settle at the end instead of orbiting (the WGAN-GP authors
