@@ -46,7 +46,8 @@ def run_dcgan(args, conditional: bool, judge: str | None) -> dict:
     config, settings = default_gan_config("mnist", "dcgan")
     set_value(config, "train.epochs", args.dcgan_epochs)
     set_value(config, "train.device", args.device)
-    set_value(config, "model.base_channels", args.base_channels)
+    if args.base_channels:
+        set_value(config, "model.base_channels", args.base_channels)
     set_value(config, "train.schedule", args.dcgan_schedule)
     if args.data_dir:
         set_value(config, "data.data_dir", args.data_dir)
@@ -209,9 +210,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dcgan-minutes", type=float, default=20.0, help="training budget of each DCGAN")
     parser.add_argument("--wgan-minutes", type=float, default=30.0, help="training budget of the WGAN")
-    parser.add_argument("--dcgan-epochs", type=int, default=30)
+    parser.add_argument("--dcgan-epochs", type=int, default=60, help="planned epochs (the time budget stops it)")
     parser.add_argument("--wgan-epochs", type=int, default=0, help="0: the recipe's")
-    parser.add_argument("--base-channels", type=int, default=64)
+    parser.add_argument("--base-channels", type=int, default=0, help="DCGAN width (0: the model's default)")
     parser.add_argument("--wgan-channels", type=int, default=0, help="0: the recipe's")
     parser.add_argument("--wgan-eval-samples", type=int, default=2000)
     parser.add_argument("--dcgan-schedule", default="none", choices=["none", "cosine"],

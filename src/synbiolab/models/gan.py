@@ -137,6 +137,9 @@ class DCGAN(nn.Module):
         latent_size: length of the latent vector z.
         conditional: class-conditional generator and projection discriminator.
         base_channels: width of both networks (the generator's last and the discriminator's first layer).
+            32 by default: on 2 CPU cores an epoch of MNIST takes 27 s against 66 s at 64, and in 20 minutes
+            (45 epochs against 19) the unconditional DCGAN reached a Frechet distance of 98.8 against 100.6
+            and a smallest digit class of 5.4 % of 10,000 samples against 4.8 % (bench/gans.py).
         discriminator_batch_norm: batch norm in the discriminator (off for WGAN-GP).
         discriminator_dropout: dropout before the discriminator's score.
     """
@@ -147,7 +150,7 @@ class DCGAN(nn.Module):
         n_classes: int = 10,
         latent_size: int = 100,
         conditional: bool = False,
-        base_channels: int = 64,
+        base_channels: int = 32,
         discriminator_batch_norm: bool = False,
         discriminator_dropout: float = 0.0,
     ):
