@@ -94,7 +94,7 @@ class GanConfig:
     tog_samples: int = 60000  # generated digits for "train on generated, test on real" (conditional, 0: skip)
     tog_epochs: int = 3  # epochs of that classifier
     ema_decay: float = 0.999  # samples come from a moving average of the generator's weights (0: the raw ones)
-    time_limit: float = 0.0  # stop after the first epoch that ends past this many seconds of training (0: none)
+    time_limit: float = 0.0  # seconds of training not to pass: no epoch starts that would end past it (0: none)
 
 
 # --- valid values: one table, checked by set_value (every --set, option and config file) and by check_section

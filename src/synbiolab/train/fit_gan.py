@@ -207,7 +207,8 @@ def fit_gan(
                 progress.update(bar, completed=step + 1, epoch=min(epoch + 1, cfg.epochs))
                 model.train()
                 t_epoch = time.perf_counter()
-                if gcfg.time_limit and seconds >= gcfg.time_limit and step + 1 < n_steps:
+                # the budget is a ceiling: stop before an epoch that would end past it at the pace so far
+                if gcfg.time_limit and seconds * (epoch + 1) / epoch > gcfg.time_limit and step + 1 < n_steps:
                     if verbose:
                         console.print(f"time limit: stopped after epoch {epoch} ({seconds:.0f} s of training)")
                     break
