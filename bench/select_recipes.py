@@ -36,9 +36,9 @@ import torch
 
 from synbiolab import build_model, default_config, fit, load_dataset
 from synbiolab.config import set_value
-from synbiolab.data.registry import Dataset
+from synbiolab.data.registry import Dataset, Split
 from synbiolab.evaluate import predict, ranking_metrics
-from synbiolab.experiments.crossval import _pool, cross_validate, cv_folds, holds_out_groups
+from synbiolab.experiments.crossval import cross_validate, cv_folds, holds_out_groups
 
 # Candidate settings per set (dotted config keys over the model's own recipe). "defaults" is the model alone.
 CANDIDATES: dict[str, dict[str, dict]] = {
@@ -52,16 +52,16 @@ CANDIDATES: dict[str, dict[str, dict]] = {
     "uci_promoters": {
         "defaults": {},
         "small-dilated": {"model.channels": [32, 32], "model.kernel_sizes": [7, 5], "model.dilations": [1, 2],
-                          "model.pool_sizes": [1, 1], "model.global_pool": "max", "model.hidden_units": 0,
+                          "model.pool_sizes": [1, 1], "model.global_pool": "max", "model.head_units": [],
                           "train.batch_size": 16, "train.epochs": 40},
         "one-layer": {"model.channels": [16], "model.kernel_sizes": [9], "model.pool_sizes": [1],
-                      "model.global_pool": "max", "model.hidden_units": 0, "train.batch_size": 16,
+                      "model.global_pool": "max", "model.head_units": [], "train.batch_size": 16,
                       "train.epochs": 40},
     },
     "rbs_1014ic": {
         "defaults": {},
         "one-layer": {"model.channels": [32], "model.kernel_sizes": [7], "model.pool_sizes": [1],
-                      "model.global_pool": "max", "model.hidden_units": 0},
+                      "model.global_pool": "max", "model.head_units": []},
     },
     "ecoli_promoters": {
         "defaults": {},
@@ -143,9 +143,7 @@ def split_choice(data: str, out: dict, seeds: int, inner_folds: int) -> None:
     configs = {name: candidate_config(data, settings) for name, settings in CANDIDATES[data].items()}
     dataset = load_dataset(next(iter(configs.values())).data)
     # the choice: inner cross-validation on the training and validation parts (the test split stays out)
-    pool = _pool(Dataset(dataset.name, dataset.task, dataset.kind, dataset.train, dataset.val,
-                         dataset.val.subset(np.array([], dtype=int)), dataset.class_names, dataset.input_shape,
-                         dataset.target_names, dataset.info))
+    pool = Split(torch.cat([dataset.train.x, dataset.val.x]), torch.cat([dataset.train.y, dataset.val.y]))
     inner = {}
     for name, cfg in configs.items():
         started = time.perf_counter()
