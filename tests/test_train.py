@@ -13,8 +13,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from synbiolab import default_config, load_run, register_model, train
+from synbiolab import default_config, fit, load_run, register_model, train
 from synbiolab.data.batches import InMemoryBatches
+from synbiolab.errors import SynbiolabError
 from synbiolab.models import MLP, MODELS
 
 
@@ -124,10 +125,12 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(cli, tmp_path):
         MODELS.pop("nan_after")
 
 
-def test_resume_after_ctrl_c_reaches_the_same_weights(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_after_ctrl_c_reaches_the_same_weights(tmp_path, monkeypatch, ema_decay):
     cfg = default_config("digits", "cnn")
     cfg.train.epochs = 4
     cfg.train.augment = "shift_rotate"  # its generator must be restored too
+    cfg.train.ema_decay = ema_decay  # and the moving average of the weights
     cfg.model.params = {"channels": [8, 16], "head_units": [32]}
     whole = train(cfg, out=tmp_path / "whole", verbose=False)
 
@@ -165,6 +168,32 @@ def test_best_epoch_weights_are_kept(tmp_path):
     best = int(h["val_loss"].idxmin())
     assert run.metrics["best_epoch"] == best + 1
     assert run.metrics["val"]["loss"] == pytest.approx(h["val_loss"][best], rel=1e-5)
+
+
+def test_moving_average_of_the_weights_is_what_is_evaluated_and_saved(tmp_path, cli):
+    cfg = default_config("digits", "mlp")
+    cfg.train.epochs, cfg.train.lr, cfg.train.schedule = 12, 0.05, "none"  # noisy steps: averaging pays
+    raw = train(cfg, out=tmp_path / "raw", verbose=False)
+    cfg.train.ema_decay = 0.95
+    averaged = train(cfg, out=tmp_path / "avg", verbose=False)
+    # the same steps, but every epoch evaluates the average, which is less noisy than the last step's weights
+    assert averaged.history["val_loss"].min() < raw.history["val_loss"].min()
+    def rises(losses):  # how far the validation loss climbed back, summed over epochs
+        return losses.diff().clip(lower=0).sum()
+
+    assert rises(averaged.history["val_loss"]) < 0.5 * rises(raw.history["val_loss"])
+    # the saved weights are the best epoch's average: evaluate recomputes the reported test accuracy
+    code, stdout, err = cli("evaluate", tmp_path / "avg")
+    assert code == 0, err
+    assert json.loads(stdout)["accuracy"] == pytest.approx(averaged.metrics["test"]["accuracy"])
+    # a checkpoint is resumed only with the averaging it was started with: by the CLI and by fit itself
+    code, _, err = cli("train", "--resume", tmp_path / "avg", "--set", "train.ema_decay=0", "--epochs", "13")
+    assert code == 2 and "train.ema_decay=0.0 cannot change a run that is resumed" in err and err.count("\n") == 1
+    cfg.train.ema_decay, cfg.train.epochs = 0.0, 13
+    with pytest.raises(SynbiolabError, match="started with a moving average of the weights; resume it with the "
+                                             "train.ema_decay it was started with"):
+        fit(averaged.load_model(), averaged.load_dataset(), cfg.train, run_dir=tmp_path / "avg", resume=True,
+            verbose=False)
 
 
 def test_early_stopping_with_patience(tmp_path):

@@ -68,6 +68,7 @@ class TrainConfig:
     patience: int = 0  # stop after this many epochs without a lower validation loss; 0 never stops early
     augment: str = "none"  # none, shift_rotate (images) or revcomp (DNA)
     label_smoothing: float = 0.0  # cross-entropy label smoothing for multi-class tasks
+    ema_decay: float = 0.0  # evaluate and keep a moving average of the weights (e.g. 0.99); 0: the weights as trained
     train_eval_size: int = 10000  # training examples re-evaluated each epoch (a fixed subsample)
     seed: int = 0  # seed of the weights, the batch order, dropout and augmentation
     device: str = "auto"  # auto, cpu, cuda or mps
@@ -178,6 +179,7 @@ RANGES: dict[str, Range | Choice] = {
     "train.patience": Range(0, 100_000),
     "train.augment": Choice(("none", "shift_rotate", "revcomp")),
     "train.label_smoothing": FRACTION_BELOW_1,
+    "train.ema_decay": FRACTION_BELOW_1,
     "train.train_eval_size": Range(1),
     "train.seed": SEED,
     "train.device": Choice(("auto", "cpu", "cuda", "mps")),

@@ -23,7 +23,16 @@ from ..errors import SynbiolabError
 from ..generate import balanced_labels, draw_epoch_samples
 from ..io import atomic_write_csv
 from .gan_step import LOSSES, gan_step
-from .support import Checkpoint, StopRequest, check_finite, console, progress_bar, select_device
+from .support import (
+    Checkpoint,
+    StopRequest,
+    average_decay,
+    check_finite,
+    console,
+    progress_bar,
+    select_device,
+    update_average,
+)
 
 GAN_HISTORY_START = [
     "epoch",
@@ -182,7 +191,7 @@ def fit_gan(
                 schedule.step()
             if ema is not None:
                 # the average forgets its start quickly at first, so short runs are not judged on early weights
-                update_average(ema, generator, min(gcfg.ema_decay, (1 + step) / (10 + step)))
+                update_average(ema, generator, average_decay(gcfg.ema_decay, step))
             for key, value in vars(result).items():
                 sums[key] = sums.get(key, 0.0) + value
             if step % 10 == 0:
@@ -227,15 +236,6 @@ def write_history(run_dir: Path | None, history: list[dict]) -> None:
     if run_dir is not None and history:
         columns = GAN_HISTORY_START + [k for k in history[-1] if k not in GAN_HISTORY_START]
         atomic_write_csv(run_dir / "history.csv", history, columns)
-
-
-@torch.no_grad()
-def update_average(average: nn.Module, current: nn.Module, decay: float) -> None:
-    """average <- decay * average + (1 - decay) * current for weights; buffers (batch-norm statistics) copied."""
-    for averaged, live in zip(average.parameters(), current.parameters(), strict=True):
-        averaged.lerp_(live, 1 - decay)
-    for averaged, live in zip(average.buffers(), current.buffers(), strict=True):
-        averaged.copy_(live)
 
 
 class averaged_generator:  # noqa: N801 - a context manager, read like a function

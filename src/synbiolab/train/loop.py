@@ -27,6 +27,7 @@ from .support import (
     Checkpoint,
     Distributed,
     StopRequest,
+    average_decay,
     check_finite,
     console,
     make_optimizer,
@@ -35,6 +36,7 @@ from .support import (
     rng_state,
     select_device,
     set_rng_state,
+    update_average,
 )
 
 
@@ -77,7 +79,8 @@ def fit(
             trials this way). Nothing else in the project uses it.
 
     Returns:
-        A FitResult whose model holds the weights of the epoch with the lowest validation loss.
+        A FitResult whose model holds the weights of the epoch with the lowest validation loss (with
+        ``train.ema_decay`` > 0: the moving average of the weights, which is what every epoch evaluates).
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the last good checkpoint is kept).
@@ -114,6 +117,9 @@ def fit(
     augment = make_augmenter(cfg.augment, dataset.kind, cfg.seed)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and cfg.amp)
     train_eval = train_eval_subset(dataset.train, cfg.train_eval_size, cfg.seed)
+    # A moving average of the weights (Polyak averaging) is evaluated, kept and saved in their place.
+    average = copy.deepcopy(model).requires_grad_(False) if cfg.ema_decay > 0 else None
+    evaluated = average if average is not None else model
 
     history: list[dict] = []
     best = {"val_loss": math.inf, "epoch": 0, "state": None}
@@ -122,6 +128,12 @@ def fit(
     if checkpoint.resumable(run_dir, resume, verbose):
         ckpt = checkpoint.load(("model", "optimizer", "batches", "rng", "history", "step", "seconds", "bad_epochs",
                                 "best_val_loss", "best_epoch", "best_model"))
+        if (average is None) != (ckpt.get("average") is None):
+            started = "with" if ckpt.get("average") is not None else "without"
+            raise SynbiolabError(f"{checkpoint.path}: the run was started {started} a moving average of the "
+                                 f"weights; resume it with the train.ema_decay it was started with")
+        if average is not None:
+            checkpoint.restore(average, ckpt["average"], "averaged weights")
         checkpoint.check_position(ckpt, steps_per_epoch, n_steps)
         if schedule is not None:
             checkpoint.check_schedule(ckpt, cfg.schedule, n_steps)
@@ -134,6 +146,7 @@ def fit(
     def save_checkpoint(step: int) -> None:
         checkpoint.save({
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "average": average.state_dict() if average is not None else None,
             "schedule": schedule.state_dict() if schedule is not None else None,
             "batches": batches.state_dict(), "rng": rng_state(device),
             "augment": augment.generator.get_state() if augment is not None else None,
@@ -176,6 +189,8 @@ def fit(
             optimizer.step()                                 # 4. update the parameters
             if schedule is not None:
                 schedule.step()
+            if average is not None:
+                update_average(average, model, average_decay(cfg.ema_decay, step), average_buffers=True)
 
             # --- around the four steps: divergence check, progress, end of epoch, Ctrl-C
             if step % check_every == 0 or (step + 1) % steps_per_epoch == 0:
@@ -188,14 +203,14 @@ def fit(
             if (step + 1) % steps_per_epoch == 0:
                 epoch = (step + 1) // steps_per_epoch
                 seconds += time.perf_counter() - t_epoch
-                row = epoch_row(model, train_eval, dataset, epoch, step + 1, optimizer, seconds)
+                row = epoch_row(evaluated, train_eval, dataset, epoch, step + 1, optimizer, seconds)
                 # an epoch whose losses are not finite is never written or checkpointed
                 check_finite({"train loss": row["train_loss"], "validation loss": row["val_loss"]}, step,
                              steps_per_epoch, checkpoint, advice)
                 history.append(row)
                 if row["val_loss"] < best["val_loss"]:
                     best = {"val_loss": row["val_loss"], "epoch": epoch, "state": copy.deepcopy(
-                        {k: v.detach().cpu() for k, v in model.state_dict().items()})}
+                        {k: v.detach().cpu() for k, v in evaluated.state_dict().items()})}
                     bad_epochs = 0
                 else:
                     bad_epochs += 1

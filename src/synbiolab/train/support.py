@@ -84,7 +84,7 @@ class Distributed:
         return box[0]
 
 
-# --- optimiser and schedule
+# --- optimiser, schedule and weight average
 
 
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -280,3 +280,26 @@ def check_finite(values: dict[str, float], step: int, steps_per_epoch: int, chec
             what = ", ".join(f"{k} {v}" for k, v in bad.items())
             head, where = "loss became non-finite", f"(epoch {epoch}: {what})"
         raise TrainingDiverged(f"{head} at step {step + 1} {where}{checkpoint.kept()}; {advice}")
+
+
+def update_average(average: torch.nn.Module, current: torch.nn.Module, decay: float,
+                   average_buffers: bool = False) -> None:
+    """average <- decay * average + (1 - decay) * current, for the weights.
+
+    Buffers (batch-norm statistics) are copied from `current`, or averaged like the weights when
+    `average_buffers` (a classifier evaluated with its averaged weights); integer buffers are always copied.
+    """
+    with torch.no_grad():
+        for averaged, live in zip(average.parameters(), current.parameters(), strict=True):
+            averaged.lerp_(live, 1 - decay)
+        for averaged, live in zip(average.buffers(), current.buffers(), strict=True):
+            if average_buffers and averaged.is_floating_point():
+                averaged.lerp_(live, 1 - decay)
+            else:
+                averaged.copy_(live)
+
+
+def average_decay(decay: float, updates: int) -> float:
+    """The decay of the `updates`-th update: small at first, so that early weights do not linger (as TensorFlow's
+    ExponentialMovingAverage with num_updates), then `decay`."""
+    return min(decay, (1 + updates) / (10 + updates))
