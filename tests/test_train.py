@@ -196,6 +196,20 @@ def test_moving_average_of_the_weights_is_what_is_evaluated_and_saved(tmp_path, 
             verbose=False)
 
 
+@pytest.mark.parametrize("keep", ["best_metric", "last"])
+def test_train_keep_chooses_the_kept_epoch(tmp_path, keep):
+    cfg = default_config("digits", "mlp")
+    cfg.train.epochs, cfg.train.lr, cfg.train.schedule, cfg.train.keep = 12, 0.05, "none", keep
+    run = train(cfg, out=tmp_path / "r", verbose=False)
+    h, m = run.history, run.metrics
+    kept = len(h) if keep == "last" else int(h["val_metric"].idxmax()) + 1
+    assert m["best_epoch"] == kept
+    # the saved weights are that epoch's: their validation accuracy is the one its history row holds
+    assert m["val"]["accuracy"] == pytest.approx(h["val_metric"][kept - 1], abs=1e-6)
+    words = "the last epoch" if keep == "last" else "highest validation accuracy"
+    assert words in (tmp_path / "r" / "report.html").read_text()
+
+
 def test_early_stopping_with_patience(tmp_path):
     cfg = default_config("digits", "mlp")
     cfg.train.epochs, cfg.train.patience, cfg.train.schedule = 200, 3, "none"

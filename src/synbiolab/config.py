@@ -66,6 +66,7 @@ class TrainConfig:
     schedule: str = "none"  # none, cosine or onecycle
     grad_clip: float = 0.0  # clip the global gradient norm to this value; 0 turns clipping off
     patience: int = 0  # stop after this many epochs without a lower validation loss; 0 never stops early
+    keep: str = "best_loss"  # weights kept and saved: best_loss, best_metric (validation accuracy or r) or last
     augment: str = "none"  # none, shift_rotate (images) or revcomp (DNA)
     label_smoothing: float = 0.0  # cross-entropy label smoothing for multi-class tasks
     ema_decay: float = 0.0  # evaluate and keep a moving average of the weights (e.g. 0.99); 0: the weights as trained
@@ -177,6 +178,7 @@ RANGES: dict[str, Range | Choice] = {
     "train.schedule": Choice(("none", "cosine", "onecycle")),
     "train.grad_clip": Range(0.0),
     "train.patience": Range(0, 100_000),
+    "train.keep": Choice(("best_loss", "best_metric", "last")),
     "train.augment": Choice(("none", "shift_rotate", "revcomp")),
     "train.label_smoothing": FRACTION_BELOW_1,
     "train.ema_decay": FRACTION_BELOW_1,

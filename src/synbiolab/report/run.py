@@ -84,7 +84,8 @@ def section_summary(run: Run) -> Markup:
                        stopped_early=m["stopped_early"], train_seconds=m["train_seconds"],
                        n_parameters=m["n_parameters"], splits=table(rows, columns),
                        train_split=_train_split(m, cfg),
-                       majority_error=m.get("majority_error"))
+                       majority_error=m.get("majority_error"),
+                       kept_by=cfg.get("train", {}).get("keep", "best_loss"))
     elif status != "diverged" and (run.path / "history.csv").is_file():
         context["epochs_done"] = len(run.history)
     return render("sections/summary.html", **context)

@@ -79,7 +79,9 @@ def fit(
             trials this way). Nothing else in the project uses it.
 
     Returns:
-        A FitResult whose model holds the weights of the epoch with the lowest validation loss (with
+        A FitResult whose model holds the weights of the epoch that ``train.keep`` names: by default the one
+        with the lowest validation loss; ``best_metric``: the highest validation accuracy or r; ``last``: the
+        last epoch (with
         ``train.ema_decay`` > 0: the moving average of the weights, which is what every epoch evaluates).
 
     Raises:
@@ -124,6 +126,7 @@ def fit(
     history: list[dict] = []
     best = {"val_loss": math.inf, "epoch": 0, "state": None}
     bad_epochs, start_step, seconds = 0, 0, 0.0
+    lowest_loss = math.inf  # early stopping follows the validation loss, whatever train.keep keeps
     checkpoint = Checkpoint(folder, writable=dist.is_main)
     if checkpoint.resumable(run_dir, resume, verbose):
         ckpt = checkpoint.load(("model", "optimizer", "batches", "rng", "history", "step", "seconds", "bad_epochs",
@@ -139,6 +142,7 @@ def fit(
             checkpoint.check_schedule(ckpt, cfg.schedule, n_steps)
         restore_training(checkpoint, ckpt, model, optimizer, schedule, batches, augment, device)
         history, bad_epochs, start_step, seconds = ckpt["history"], ckpt["bad_epochs"], ckpt["step"], ckpt["seconds"]
+        lowest_loss = min((row["val_loss"] for row in history), default=math.inf)
         best = {"val_loss": ckpt["best_val_loss"], "epoch": ckpt["best_epoch"], "state": ckpt["best_model"]}
         if run_dir is not None and history:  # killed between the two writes: history.csv lags the checkpoint
             atomic_write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
@@ -208,10 +212,12 @@ def fit(
                 check_finite({"train loss": row["train_loss"], "validation loss": row["val_loss"]}, step,
                              steps_per_epoch, checkpoint, advice)
                 history.append(row)
-                if row["val_loss"] < best["val_loss"]:
-                    best = {"val_loss": row["val_loss"], "epoch": epoch, "state": copy.deepcopy(
+                score = keep_score(row, cfg.keep)
+                if score < best["val_loss"]:
+                    best = {"val_loss": score, "epoch": epoch, "state": copy.deepcopy(
                         {k: v.detach().cpu() for k, v in evaluated.state_dict().items()})}
-                    bad_epochs = 0
+                if row["val_loss"] < lowest_loss:
+                    lowest_loss, bad_epochs = row["val_loss"], 0
                 else:
                     bad_epochs += 1
                 if verbose:
@@ -238,7 +244,7 @@ def fit(
                 save_checkpoint(step + 1)
                 raise KeyboardInterrupt(f"stopped at step {step + 1}")
 
-    # The weights of the epoch with the lowest validation loss are what is saved and tested.
+    # The weights of the kept epoch (by default the lowest validation loss) are what is saved and tested.
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
@@ -264,6 +270,16 @@ def restore_training(checkpoint: Checkpoint, ckpt: dict, model, optimizer, sched
         raise
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
         raise checkpoint.damaged(f"its training state does not load: {str(exc).splitlines()[0][:120]}") from exc
+
+
+def keep_score(row: dict, keep: str) -> float:
+    """Lower is better: the number by which train.keep compares epochs (the checkpoint's best_val_loss)."""
+    if keep == "best_metric":
+        metric = row["val_metric"]
+        return -metric if math.isfinite(metric) else math.inf
+    if keep == "last":
+        return -float(row["epoch"])
+    return row["val_loss"]
 
 
 def epoch_row(model, train_eval, dataset, epoch, step, optimizer, seconds) -> dict:
