@@ -48,6 +48,12 @@ CANDIDATES: dict[str, dict[str, dict]] = {
                      "model.dropout": 0.4, "train.epochs": 20, "train.label_smoothing": 0.1},
         "two-layer": {"model.channels": [64, 64], "model.kernel_sizes": [9, 5], "model.pool_sizes": [2, 2],
                       "model.dropout": 0.4, "train.epochs": 20, "train.label_smoothing": 0.1},
+        "wide-9nt-avg": {"model.channels": [64], "model.kernel_sizes": [9], "model.pool_sizes": [4],
+                         "model.dropout": 0.4, "train.epochs": 20, "train.label_smoothing": 0.1,
+                         "train.ema_decay": 0.99},
+        "two-layer-avg": {"model.channels": [64, 64], "model.kernel_sizes": [9, 5], "model.pool_sizes": [2, 2],
+                          "model.dropout": 0.4, "train.epochs": 20, "train.label_smoothing": 0.1,
+                          "train.ema_decay": 0.99},
     },
     "uci_promoters": {
         "defaults": {},
@@ -70,6 +76,11 @@ CANDIDATES: dict[str, dict[str, dict]] = {
                         "model.dropout": 0.3},
         "two-layer": {"model.channels": [128, 128], "model.kernel_sizes": [11, 5], "model.pool_sizes": [1, 1],
                       "model.global_pool": "max", "model.dropout": 0.3},
+        # longer: on the validation split the last epochs' r kept rising after the validation loss (MSE) had
+        # passed its lowest point, so this one keeps the last epoch's weights
+        "dilated-80ep": {"model.channels": [128, 128, 128], "model.kernel_sizes": [11, 5, 5],
+                         "model.dilations": [1, 2, 4], "model.pool_sizes": [1, 1, 1], "model.global_pool": "max",
+                         "model.dropout": 0.3, "train.epochs": 80, "train.keep": "last"},
     },
 }
 FOLDS = {"uci_splice": 5, "uci_promoters": 10, "rbs_1014ic": 5}
@@ -97,8 +108,14 @@ def inner_score(cfg, dataset, index, pool, metric: str, folds: int) -> float:
     return result["summary"][result["model"]][metric]["mean"]
 
 
-def nested(data: str, out: dict, inner_folds: int) -> None:
-    configs = {name: candidate_config(data, settings) for name, settings in CANDIDATES[data].items()}
+def candidates(data: str, only: list[str] | None) -> dict:
+    """The candidates' configs; `only`: a subset by name (the others' numbers then come from an earlier run)."""
+    names = [n for n in CANDIDATES[data] if only is None or n in only]
+    return {name: candidate_config(data, CANDIDATES[data][name]) for name in names}
+
+
+def nested(data: str, out: dict, inner_folds: int, only: list[str] | None = None) -> None:
+    configs = candidates(data, only)
     first = next(iter(configs.values()))
     dataset = load_dataset(first.data)
     metric = "pearson_r" if dataset.task == "regression" else "accuracy"
@@ -139,8 +156,9 @@ def nested(data: str, out: dict, inner_folds: int) -> None:
                                     "outer": float(np.mean([r[metric] for r in outer[n]]))} for n in configs}}
 
 
-def split_choice(data: str, out: dict, seeds: int, inner_folds: int) -> None:
-    configs = {name: candidate_config(data, settings) for name, settings in CANDIDATES[data].items()}
+def split_choice(data: str, out: dict, seeds: int, inner_folds: int, test_all: bool = True,
+                 only: list[str] | None = None) -> None:
+    configs = candidates(data, only)
     dataset = load_dataset(next(iter(configs.values())).data)
     # the choice: inner cross-validation on the training and validation parts (the test split stays out)
     pool = Split(torch.cat([dataset.train.x, dataset.val.x]), torch.cat([dataset.train.y, dataset.val.y]))
@@ -154,6 +172,8 @@ def split_choice(data: str, out: dict, seeds: int, inner_folds: int) -> None:
     print(f"  choice: {pick}", flush=True)
     tests = {}
     for name, cfg in configs.items():
+        if not test_all and name != pick:
+            continue
         members = []
         for seed in range(seeds):
             cfg.train.seed = seed
@@ -166,8 +186,8 @@ def split_choice(data: str, out: dict, seeds: int, inner_folds: int) -> None:
         print(f"  {name:<14} (test split, after the choice) r of one model {tests[name][0]:.4f} (mean of {seeds} "
               f"seeds), of the {seeds}-seed average {tests[name][1]:.4f}", flush=True)
     out[data] = {"metric": "pearson_r", "recipe": pick, "honest": tests[pick][0], "honest_ensemble": tests[pick][1],
-                 "candidates": {n: {"inner": inner[n], "test": tests[n][0], "test_ensemble": tests[n][1]}
-                                for n in configs}}
+                 "candidates": {n: {"inner": inner[n], **({"test": tests[n][0], "test_ensemble": tests[n][1]}
+                                                          if n in tests else {})} for n in configs}}
 
 
 def main() -> None:
@@ -175,16 +195,22 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated data set names")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per candidate on ecoli_promoters")
     parser.add_argument("--inner-folds", type=int, default=3, help="folds of the inner cross-validation")
+    parser.add_argument("--test", default="all", choices=["all", "chosen"],
+                        help="ecoli_promoters: test every candidate after the choice (for information), or the chosen")
+    parser.add_argument("--candidates", default=None,
+                        help="comma-separated candidate names to train (default: all; a partial run chooses only among "
+                             "these, so compare its inner numbers with a full run's by hand)")
     parser.add_argument("--json", default=None, help="write the choices and numbers to this JSON file")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     out: dict = {}
+    only = args.candidates.split(",") if args.candidates else None
     for data in args.only.split(","):
         print(f"== {data}", flush=True)
         if data in FOLDS:
-            nested(data, out, args.inner_folds)
+            nested(data, out, args.inner_folds, only)
         else:
-            split_choice(data, out, args.seeds, args.inner_folds)
+            split_choice(data, out, args.seeds, args.inner_folds, args.test == "all", only)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(out, handle, indent=1)
