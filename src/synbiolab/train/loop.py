@@ -81,8 +81,7 @@ def fit(
     Returns:
         A FitResult whose model holds the weights of the epoch that ``train.keep`` names: by default the one
         with the lowest validation loss; ``best_metric``: the highest validation accuracy or r; ``last``: the
-        last epoch (with
-        ``train.ema_decay`` > 0: the moving average of the weights, which is what every epoch evaluates).
+        last epoch (with ``train.ema_decay`` > 0: the moving average of the weights, which every epoch evaluates).
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the last good checkpoint is kept).
@@ -124,7 +123,7 @@ def fit(
     evaluated = average if average is not None else model
 
     history: list[dict] = []
-    best = {"val_loss": math.inf, "epoch": 0, "state": None}
+    best = {"score": math.inf, "epoch": 0, "state": None}  # score: keep_score of the kept epoch
     bad_epochs, start_step, seconds = 0, 0, 0.0
     lowest_loss = math.inf  # early stopping follows the validation loss, whatever train.keep keeps
     checkpoint = Checkpoint(folder, writable=dist.is_main)
@@ -143,7 +142,7 @@ def fit(
         restore_training(checkpoint, ckpt, model, optimizer, schedule, batches, augment, device)
         history, bad_epochs, start_step, seconds = ckpt["history"], ckpt["bad_epochs"], ckpt["step"], ckpt["seconds"]
         lowest_loss = min((row["val_loss"] for row in history), default=math.inf)
-        best = {"val_loss": ckpt["best_val_loss"], "epoch": ckpt["best_epoch"], "state": ckpt["best_model"]}
+        best = {"score": ckpt["best_val_loss"], "epoch": ckpt["best_epoch"], "state": ckpt["best_model"]}
         if run_dir is not None and history:  # killed between the two writes: history.csv lags the checkpoint
             atomic_write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
 
@@ -155,7 +154,7 @@ def fit(
             "batches": batches.state_dict(), "rng": rng_state(device),
             "augment": augment.generator.get_state() if augment is not None else None,
             "history": history, "bad_epochs": bad_epochs, "step": step, "seconds": seconds,
-            "best_val_loss": best["val_loss"], "best_epoch": best["epoch"], "best_model": best["state"],
+            "best_val_loss": best["score"], "best_epoch": best["epoch"], "best_model": best["state"],
             "steps_per_epoch": steps_per_epoch, "n_steps": n_steps,
         })
 
@@ -213,8 +212,8 @@ def fit(
                              steps_per_epoch, checkpoint, advice)
                 history.append(row)
                 score = keep_score(row, cfg.keep)
-                if score < best["val_loss"]:
-                    best = {"val_loss": score, "epoch": epoch, "state": copy.deepcopy(
+                if score < best["score"]:
+                    best = {"score": score, "epoch": epoch, "state": copy.deepcopy(
                         {k: v.detach().cpu() for k, v in evaluated.state_dict().items()})}
                 if row["val_loss"] < lowest_loss:
                     lowest_loss, bad_epochs = row["val_loss"], 0
