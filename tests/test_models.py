@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from synbiolab import Config, SynbiolabError, apply_overrides, build_model, count_parameters, default_config
 from synbiolab.evaluate import loss_for_task, task_metrics
+from synbiolab.models import Ensemble
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8)])
@@ -98,3 +99,25 @@ def test_the_cnn_pooling_before_its_last_relu_gives_the_numbers_of_conv_bn_relu_
     (grad_theirs,) = torch.autograd.grad(theirs.square().sum(), x)
     assert ours.shape == (8, 32, 7, 7)
     assert torch.allclose(ours, theirs, atol=1e-6) and torch.allclose(grad_ours, grad_theirs, atol=1e-5)
+
+
+def test_ensemble_members_learn_as_if_alone():
+    """The training loss is the mean of the members' own losses: each member's gradient is its own, over K."""
+    torch.manual_seed(0)
+    model = build_model("mlp", input_shape=(1, 8, 8), n_outputs=10, hidden_units=[16], dropout=0.0, members=2)
+    x, y = torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))
+    loss_fn = loss_for_task("multiclass")
+    model.train()
+    assert model(x).shape == (2, 32, 10)  # training mode: every member's output
+    Ensemble.training_loss(loss_fn)(model(x), y).backward()
+    member = model.members[1]
+    together = [p.grad.clone() for p in member.parameters()]
+    member.zero_grad()
+    loss_fn(member(x), y).backward()
+    for joint, own in zip(together, (p.grad for p in member.parameters()), strict=True):
+        assert torch.allclose(joint, own / 2, atol=1e-7)
+    model.eval()
+    assert model(x).shape == (32, 10)
+    assert count_parameters(model) == 2 * count_parameters(member)
+    with pytest.raises(SynbiolabError, match="model.members must be a whole number >= 1"):
+        build_model("mlp", input_shape=(1, 8, 8), n_outputs=10, members=0)

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from synbiolab import default_config, fit, load_run, register_model, train
 from synbiolab.data.batches import InMemoryBatches
 from synbiolab.errors import SynbiolabError
-from synbiolab.models import MLP, MODELS
+from synbiolab.models import MLP, MODELS, Ensemble
 
 
 def test_cli_train_digits_end_to_end(cli, tmp_path):
@@ -35,8 +35,9 @@ def test_cli_train_digits_end_to_end(cli, tmp_path):
     assert list(run.history.columns) == ["epoch", "step", "train_loss", "train_metric", "train_error", "val_loss",
                                          "val_metric", "val_error", "lr", "seconds"]
     assert len(run.history) == 30 and m["best_epoch"] == int(run.history["val_loss"].idxmin()) + 1
-    spec = json.loads((out / "model.json").read_text())  # every constructor argument, defaults included
-    assert spec["params"] == {"hidden_units": [128], "activation": "relu", "dropout": 0.2, "input_dropout": 0.0}
+    spec = json.loads((out / "model.json").read_text())  # every model parameter, defaults included
+    assert spec["params"] == {"hidden_units": [128], "activation": "relu", "dropout": 0.2, "input_dropout": 0.0,
+                              "members": 1}
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["epochs"] == 30 and config["model"]["params"] == {"hidden_units": [128]}
     assert config["meta"]["versions"]["torch"] == torch.__version__
@@ -261,3 +262,29 @@ def test_quickstart_falls_back_to_digits_offline(cli, tmp_path, monkeypatch):
         assert m["test"]["accuracy"] > 0.9
         assert f"{m['test']['accuracy']:.4f}" in out  # the table shows each model's test accuracy
     assert "quickstart on digits" in out and "report.html" in out
+
+
+def test_deep_ensemble_trains_its_members_apart_and_predicts_their_mean(tmp_path, cli):
+    cfg = default_config("digits", "mlp")
+    cfg.train.epochs = 4
+    cfg.model.params["members"] = 3
+    run = train(cfg, out=tmp_path / "ens", verbose=False)
+    model = run.load_model()
+    assert isinstance(model, Ensemble) and len(model.members) == 3
+    first = [next(member.parameters()) for member in model.members]  # each member from its own initial weights
+    assert not torch.equal(first[0], first[1]) and not torch.equal(first[1], first[2])
+    ds = run.load_dataset()
+    outputs = model.member_outputs(ds.test.x)  # (3, N, 10)
+    assert torch.allclose(model(ds.test.x), outputs.mean(0), atol=1e-6)
+    # cross-entropy is convex in the logits, so the mean's loss is at most the members' mean loss (Jensen)
+    alone = [torch.nn.functional.cross_entropy(o, ds.test.y).item() for o in outputs]
+    assert torch.nn.functional.cross_entropy(model(ds.test.x), ds.test.y).item() <= np.mean(alone)
+    accuracy = run.metrics["test"]["accuracy"]
+    assert accuracy > 0.9
+    # the run folder reloads the ensemble: evaluate recomputes the reported accuracy; the report says what it is
+    code, stdout, err = cli("evaluate", tmp_path / "ens")
+    assert code == 0, err
+    assert json.loads(stdout)["accuracy"] == pytest.approx(accuracy)
+    assert "A deep ensemble of\n3 copies" in (tmp_path / "ens" / "report.html").read_text()
+    code, _, err = cli("train", "--data", "digits", "--set", "model.members=0", "--out", tmp_path / "bad")
+    assert code == 2 and err.count("\n") == 1 and "model.members=0 is out of range; valid: 1 to 64" in err

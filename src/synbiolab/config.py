@@ -222,6 +222,7 @@ MODEL_RANGES: dict[str, Range] = {
     "dropout": FRACTION_BELOW_1,
     "input_dropout": FRACTION_BELOW_1,
     "discriminator_dropout": FRACTION_BELOW_1,
+    "members": Range(1, 64, note="(1: one model; K: a deep ensemble of K)"),
 }
 
 

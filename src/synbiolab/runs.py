@@ -220,8 +220,9 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False, kind: str = "train
 
 
 def save_model(run_dir: str | Path, model: torch.nn.Module, model_name: str, params: dict, dataset_info: dict):
-    """Write model.safetensors and model.json; model.json holds every constructor argument, the defaults
-    included, so the saved model still loads after a later version changes a default."""
+    """Write model.safetensors and model.json; model.json holds every model parameter (the constructor's
+    arguments, and ``members`` of a classifier or regressor), the defaults included, so the saved model still
+    loads after a later version changes a default."""
     from safetensors.torch import save as st_save
 
     from .config import model_parameters

@@ -3,6 +3,7 @@
 from .cnn import CNN
 from .cnn1d import CNN1d
 from .cnn_rnn import CNNRNN
+from .ensemble import Ensemble
 from .mlp import MLP
 from .registry import (
     MODELS,
@@ -16,5 +17,5 @@ from .registry import (
 )
 from .rnn import RNN
 
-__all__ = ["CNN", "CNN1d", "CNNRNN", "MLP", "MODELS", "RNN", "ModelEntry", "build_model", "count_parameters",
-           "get_model_class", "is_gan", "model_parameters", "register_model"]
+__all__ = ["CNN", "CNN1d", "CNNRNN", "MLP", "MODELS", "RNN", "Ensemble", "ModelEntry", "build_model",
+           "count_parameters", "get_model_class", "is_gan", "model_parameters", "register_model"]

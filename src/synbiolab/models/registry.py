@@ -18,6 +18,8 @@ One name means one thing in every model:
 - ``channels``: always a list, the filters of each convolution layer (cnn, cnn1d, cnn_rnn); for the
   sequence WGAN, which has no list of layers, the one width of its residual blocks.
 - ``n_outputs``: the output width of a classifier or regressor; ``n_classes``: a GAN's number of classes.
+- ``members``: every classifier and regressor takes it (not a constructor argument of its own): K > 1 builds
+  a deep ensemble of K copies (``models/ensemble.py``) whose prediction is the mean of their outputs.
 
 Names of older versions (``hidden_units`` of cnn, cnn1d, rnn and cnn_rnn) are read as today's by
 ``config.RENAMED_MODEL_KEYS``, so old configs and run folders still load.
@@ -35,6 +37,7 @@ from ..errors import SynbiolabError
 from .cnn import CNN
 from .cnn1d import CNN1d
 from .cnn_rnn import CNNRNN
+from .ensemble import Ensemble
 from .gan import DCGAN
 from .mlp import MLP
 from .rnn import RNN
@@ -73,13 +76,15 @@ def is_gan(name: str) -> bool:
 
 
 def model_parameters(name: str) -> dict[str, Any]:
-    """The keyword arguments (with defaults) of a registered model's constructor."""
+    """The keyword arguments (with defaults) of a registered model's constructor; for a classifier or regressor
+    also ``members`` (1: the model alone; K > 1: a deep ensemble of K copies)."""
     sig = inspect.signature(get_model_class(name).__init__)
-    return {
+    params = {
         k: p.default
         for k, p in sig.parameters.items()
         if k not in ("self", "input_shape", "n_outputs", "n_classes") and p.default is not inspect.Parameter.empty
     }
+    return params if is_gan(name) else {**params, "members": 1}
 
 
 def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, n_classes=None, **params) -> nn.Module:
@@ -92,7 +97,8 @@ def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, n_cla
         n_outputs: the output width of a classifier or regressor, when no dataset is given. For a GAN it is the
             older spelling of `n_classes` (read as that by the DCGAN, ignored by the unconditional WGAN).
         n_classes: a GAN's number of classes (used by a conditional DCGAN; the sequence WGAN takes none).
-        **params: the model's constructor keyword arguments.
+        **params: the model's constructor keyword arguments, and for a classifier or regressor ``members``
+            (K > 1: an ``Ensemble`` of K copies, each with its own random initial weights).
     """
     cls = get_model_class(name)
     entry = MODELS[name]
@@ -113,7 +119,11 @@ def build_model(name: str, dataset=None, input_shape=None, n_outputs=None, n_cla
         return cls(input_shape=tuple(input_shape), **_gan_classes(name, cls, n_outputs, n_classes), **params)
     if n_classes is not None:
         raise SynbiolabError(f"model '{name}' is not a GAN: give its output width as n_outputs, not n_classes")
-    return cls(input_shape=tuple(input_shape), n_outputs=int(n_outputs), **params)
+    members = params.pop("members", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise SynbiolabError(f"model.members must be a whole number >= 1 (1: one model), got {members!r}")
+    built = [cls(input_shape=tuple(input_shape), n_outputs=int(n_outputs), **params) for _ in range(members)]
+    return built[0] if members == 1 else Ensemble(built)
 
 
 def _gan_classes(name: str, cls, n_outputs, n_classes) -> dict[str, int]:

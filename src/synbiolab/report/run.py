@@ -157,7 +157,10 @@ def section_model(run: Run) -> Markup | None:
                   for name, module in model.named_modules() if any(True for _ in module.parameters(recurse=False))]
         text = str(model)
     n_parameters = m.get("n_parameters", sum(row["parameters"] for row in layers))
-    return render("sections/model.html", name=run.model_spec["name"], n_parameters=n_parameters,
+    members = int(run.model_spec["params"].get("members", 1))
+    if members > 1:  # the members are alike: list the first one's layers
+        layers = [row for row in layers if row["layer"].startswith("members.0.")]
+    return render("sections/model.html", name=run.model_spec["name"], n_parameters=n_parameters, members=members,
                   layers=table(layers, ["layer", "type", "parameters"]), text=text,
                   theory=model_pages(run.model_spec["name"]))
 

@@ -21,6 +21,7 @@ from ..data import InMemoryBatches
 from ..errors import SynbiolabError
 from ..evaluate import evaluate, loss_for_task
 from ..io import atomic_write_csv
+from ..models.ensemble import Ensemble
 from ..runs import HISTORY_COLUMNS
 from .augment import make_augmenter
 from .support import (
@@ -113,6 +114,8 @@ def fit(
     steps_per_epoch = batches.steps_per_epoch
     n_steps = cfg.epochs * steps_per_epoch
     loss_fn = loss_for_task(dataset.task, cfg.label_smoothing if dataset.task == "multiclass" else 0.0)
+    if isinstance(model, Ensemble):  # K members side by side: the mean of their own losses, not the mean's loss
+        loss_fn = Ensemble.training_loss(loss_fn)
     optimizer = make_optimizer(cfg, model)
     schedule = make_schedule(cfg, optimizer, n_steps)
     augment = make_augmenter(cfg.augment, dataset.kind, cfg.seed)

@@ -28,6 +28,7 @@ from ...interpret import (
     pwm_logo,
     trim_ppm,
 )
+from ...models.ensemble import Ensemble
 from ..html import render, save_figure, table
 from ..outputs import load_test_outputs
 
@@ -152,7 +153,8 @@ def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Mar
         axes[0].set_xlabel("")
         axes[1].set_xlabel("position (dots above: the sequence's own letters)")
         ism.append(save_figure(fig, run, f"ism_{index}_{output}"))
-    context = {"ism": ism, "filters": None, "logos": None, "n_sequences": len(outputs)}
+    context = {"ism": ism, "filters": None, "logos": None, "n_sequences": len(outputs),
+               "members": len(model.members) if isinstance(model, Ensemble) else 1}
     try:
         conv = first_conv(model)
     except SynbiolabError:  # a model without a first convolution has no filters to read
