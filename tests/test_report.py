@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 
 import numpy as np
@@ -221,3 +222,22 @@ def test_regression_run_saves_its_four_numbers_sequences_and_the_baseline(tmp_pa
     assert "Sequence model vs linear baseline" in page and "could not be drawn" not in page
     assert (run.path / "figures" / "predicted_vs_measured.png").is_file()
     assert math.isfinite(m["test"]["spearman_rho"]) and m["label_noise"] is None
+
+
+def test_an_ecoli_promoter_report_searches_bacterial_motifs_and_a_splice_report_vertebrate_ones(tmp_path):
+    from conftest import require_data
+
+    require_data("synbio/uci_promoters/promoters.data", "synbio/uci_splice/splice.csv",
+                 "synbio/ecoli_promoters_wang2020/sequence_data.txt")
+    promoters = train(apply_overrides(default_config("uci_promoters"), ["train.progress=false"]),
+                      out=tmp_path / "promoters", verbose=False)
+    assert promoters.metrics["dataset"]["organism_group"] == "bacteria"
+    page = (promoters.path / "report.html").read_text()
+    assert "Motifs searched: bacteria: JASPAR has no bacterial collection" in page
+    assert "JASPAR2" not in page  # no eukaryotic factor names an E. coli promoter model's filters
+    assert "(sigma70-10, E. coli promoters)" in page or "(sigma70-35, E. coli promoters)" in page
+    splice = train(apply_overrides(default_config("uci_splice"), ["train.epochs=3", "train.progress=false"]),
+                   out=tmp_path / "splice", verbose=False)
+    page = (splice.path / "report.html").read_text()
+    assert re.search(r"Motifs searched: vertebrates: the [\d,]+ JASPAR CORE matrices of vertebrates", page)
+    assert "(splice-donor, consensus)" in page  # a filter of a splice model reads the 5' splice site

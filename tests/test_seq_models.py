@@ -9,6 +9,8 @@ from synbiolab.data.sequences import one_hot
 from synbiolab.errors import SynbiolabError
 from synbiolab.interpret import (
     CONSENSUS_MOTIFS,
+    bacterial_motifs,
+    best_sites,
     consensus_ppm,
     filter_pwms,
     importance,
@@ -17,6 +19,7 @@ from synbiolab.interpret import (
     match_filters,
     match_motifs,
     motif_similarity,
+    motifs_for,
     ppm_consensus,
 )
 from synbiolab.models.cnn1d import CNN1d
@@ -216,6 +219,37 @@ def test_jaspar_motifs_offline_and_self_match():
     assert ctcf.ppm.shape[1] == 4 and np.allclose(ctcf.ppm.sum(1), 1)
     best = match_motifs(ctcf.ppm, motifs, top=1)[0]
     assert best["name"] == "CTCF" and best["score"] > 0.99
+
+
+def test_motifs_follow_the_organism(tmp_path, monkeypatch):
+    from conftest import require_data
+
+    require_data("synbio/ecoli_promoters_wang2020/sequence_data.txt", "synbio/rbs_1014ic/1014IC.csv")
+    bacteria, why = motifs_for("bacteria")
+    by_id = {m.motif_id: m for m in bacteria}
+    assert set(by_id) == {"sigma70-10", "sigma70-35", "extended-10", "shine-dalgarno"}  # no JASPAR matrix
+    assert [ppm_consensus(by_id[k].ppm) for k in ("sigma70-10", "sigma70-35", "extended-10", "shine-dalgarno")] == [
+        "TATAAT", "TTGACA", "TGNTATAAT", "AGGAGG"]
+    # counted from the natural promoters' sites, not six certain letters: the middle of the -10 box varies
+    assert by_id["sigma70-10"].source == "E. coli promoters" and 0.5 < by_id["sigma70-10"].ppm[3].max() < 0.8
+    assert "JASPAR has no bacterial collection" in why and "14,098 natural E. coli promoters" in why
+    assert "E. coli 5' UTRs of the 1014IC set" in why
+    # a known promoter: its -35 and -10 boxes are found where they are
+    sites = {s["motif_id"]: s for s in best_sites("TTTTCTATCTACGTACTTGACACTATTTCCTATTTGTAATAATGTATCAC", bacteria, 0.8)}
+    assert (sites["sigma70-35"]["start"], sites["sigma70-35"]["letters"]) == (16, "TTGACA")
+    assert sites["sigma70-10"]["letters"] == "AATAAT"
+    # vertebrates: JASPAR's vertebrate matrices and the splice sites, not the yeast or plant factors
+    vertebrates, why = motifs_for("vertebrates")
+    names = {m.name for m in vertebrates}
+    assert "CTCF" in names and "FOXA1" in names and not {"SFP1", "AT4G12670"} & names
+    assert {"splice-donor", "splice-acceptor"} <= {m.motif_id for m in vertebrates} and "vertebrates" in why
+    everything, why = motifs_for("unknown")
+    assert {"SFP1", "AT4G12670", "CTCF"} <= {m.name for m in everything} and "--organism" in why
+    assert motifs_for("none")[0] == []
+    # without the files (nothing is downloaded for a report), the consensus letters, and the sentence says so
+    monkeypatch.delenv("SYNBIOLAB_DATA", raising=False)
+    motifs, why = bacterial_motifs(str(tmp_path))
+    assert {m.source for m in motifs} == {"consensus"} and "not in the data folders" in why
 
 
 # --- metrics, baselines, reverse-complement averaging, cross-validation

@@ -270,13 +270,22 @@ CONSENSUS_MOTIFS = [
 _JASPAR_CACHE: dict[str, list[Motif]] = {}
 
 
-def jaspar_motifs(collection: str = "CORE", release: str | None = None) -> list[Motif]:
-    """The latest version of every JASPAR motif of a collection (all taxa), from pyjaspar's bundled database.
+def jaspar_motifs(collection: str = "CORE", release: str | None = None, tax_group: str | None = None) -> list[Motif]:
+    """The latest version of every JASPAR motif of a collection, from pyjaspar's bundled database.
 
     The matrices are read with one SQL query from the SQLite file that pyjaspar ships (offline), which is
     much faster than building a Biopython motif object per matrix.
+
+    Args:
+        collection: the JASPAR collection (CORE: curated, non-redundant).
+        release: a JASPAR release pyjaspar ships (None: its latest).
+        tax_group: only the matrices of one JASPAR taxonomic group (vertebrates, plants, insects, nematodes,
+            fungi, urochordates); None: every taxon.
     """
     key = f"{collection}:{release}"
+    if tax_group is not None:
+        keep = set(_jaspar_tax_group_ids(collection, release, tax_group))
+        return [m for m in jaspar_motifs(collection, release) if m.motif_id in keep]
     if key not in _JASPAR_CACHE:
         try:
             from pyjaspar import jaspardb
@@ -305,6 +314,186 @@ def jaspar_motifs(collection: str = "CORE", release: str | None = None) -> list[
             motifs.append(Motif(f"{base_id}.{version}", name, str(database.release), ppm))
         _JASPAR_CACHE[key] = sorted(motifs, key=lambda m: m.motif_id)
     return _JASPAR_CACHE[key]
+
+
+def _jaspar_tax_group_ids(collection: str, release: str | None, tax_group: str) -> list[str]:
+    """The identifiers (BASE_ID.VERSION) of a collection's matrices annotated with one taxonomic group."""
+    from pyjaspar import jaspardb
+
+    database = jaspardb(release=release) if release else jaspardb()
+    rows = database.conn.execute(
+        "SELECT m.BASE_ID, m.VERSION FROM MATRIX m JOIN MATRIX_ANNOTATION a ON a.ID = m.ID "
+        "WHERE m.COLLECTION = ? AND a.TAG = 'tax_group' AND a.VAL = ?",
+        (collection, tax_group),
+    ).fetchall()
+    return [f"{base_id}.{version}" for base_id, version in rows]
+
+
+# --- the motifs that fit an organism
+
+# The bacterial sites (JASPAR has no bacterial collection) and the eukaryotic sites JASPAR lacks.
+BACTERIAL_CONSENSUS = CONSENSUS_MOTIFS[:4]
+SPLICE_CONSENSUS = CONSENSUS_MOTIFS[4:]
+_BACTERIAL_CACHE: dict[str, tuple[list[Motif], str]] = {}
+
+
+def counted_ppm(sequences: list[str], starts, width: int, pseudocount: float = 0.5) -> np.ndarray:
+    """(width, 4) probabilities over ACGT counted from the windows ``sequence[start:start + width]``."""
+    counts = np.full((width, 4), pseudocount)
+    for sequence, start in zip(sequences, starts, strict=True):
+        for position, letter in enumerate(sequence[start : start + width]):
+            if letter in "ACGT":
+                counts[position, "ACGT".index(letter)] += 1
+    return counts / counts.sum(1, keepdims=True)
+
+
+def shine_dalgarno_sites(utrs: list[str], window: tuple[int, int] = (5, 15)) -> list[tuple[int, str]]:
+    """The best AGGAGG-like 6-mer (at least 4 letters in common) of each 5' UTR, ending 5 to 15 nt before
+    the start codon (the UTR's end), where the ribosome pairs with the anti-Shine-Dalgarno of its 16S rRNA.
+
+    Returns:
+        (index of the UTR, the site's 6 letters) for each UTR that has one.
+    """
+    found = []
+    for index, utr in enumerate(utrs):
+        best = None
+        for gap in range(window[0], window[1] + 1):  # nucleotides between the site's end and the start codon
+            end = len(utr) - gap
+            if end < 6:
+                break
+            site = utr[end - 6 : end]
+            matches = sum(a == b for a, b in zip(site, "AGGAGG", strict=True))
+            if matches >= 4 and (best is None or matches > best[0]):
+                best = (matches, site)
+        if best is not None:
+            found.append((index, best[1]))
+    return found
+
+
+def bacterial_motifs(data_dir: str | None = None) -> tuple[list[Motif], str]:
+    """Bacterial sites as matrices counted from the data the project ships, and where they come from.
+
+    - sigma-70 -10 and -35 boxes and the extended -10 (TGn, then the -10 box): the sites that
+      :func:`synbiolab.evaluate.genmetrics.box_calls` finds in the 14,098 natural E. coli promoters of
+      Wang et al. (2020), counted letter by letter (the calls start from Harley and Reynolds' matrices;
+      counting the sites the promoters actually hold gives their own letter frequencies);
+    - Shine-Dalgarno: the AGGAGG-like sites 5 to 15 nt before the start codon of the E. coli 5' UTRs of
+      the 1014IC set (:func:`shine_dalgarno_sites`).
+
+    A file that is not in the data folders (nothing is downloaded here) leaves that site as its consensus.
+    """
+    from .data.images import data_roots
+    from .data.synbio import resolve_file, split_utr_cds
+
+    key = "|".join(str(root) for root in data_roots(data_dir))  # the folders searched, $SYNBIOLAB_DATA included
+    if key in _BACTERIAL_CACHE:
+        return _BACTERIAL_CACHE[key]
+    from .evaluate.genmetrics import box_calls
+
+    motifs = {m.motif_id: m for m in BACTERIAL_CONSENSUS}
+    said = []
+    try:
+        path = resolve_file("wang_natural", data_dir, download_ok=False)
+        promoters = [line.strip().upper() for line in path.read_text().splitlines() if line.strip()]
+    except SynbiolabError:
+        promoters = []
+    if promoters:
+        calls = box_calls(promoters)
+        at_10 = np.flatnonzero(calls["has_10"])
+        # the extended -10: the -10 boxes with TG one letter before them (TGn)
+        extended = np.array([i for i in at_10 if calls["position_10"][i] >= 3
+                             and promoters[i][calls["position_10"][i] - 3 : calls["position_10"][i] - 1] == "TG"], int)
+        at_35 = np.flatnonzero(calls["has_10"] & calls["has_35"])
+        where = f"{len(promoters):,} natural E. coli promoters"
+        for motif_id, name, rows, starts, width in (
+            ("sigma70-10", "sigma-70 -10 box", at_10, calls["position_10"][at_10], 6),
+            ("sigma70-35", "sigma-70 -35 box", at_35, calls["position_35"][at_35], 6),
+            ("extended-10", "extended -10 (TGn + -10)", extended, calls["position_10"][extended] - 3, 9),
+        ):
+            ppm = counted_ppm([promoters[i] for i in rows], starts, width)
+            motifs[motif_id] = Motif(motif_id, f"{name}, {len(rows):,} sites", "E. coli promoters", ppm)
+        said.append(f"the sigma-70 -10, -35 and extended -10 boxes counted from the sites of {where}")
+    else:
+        said.append("the sigma-70 boxes as consensus letters (the natural promoter file is not in the data folders)")
+    try:
+        import csv
+
+        path = resolve_file("rbs_1014ic", data_dir, download_ok=False)
+        with open(path, newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["ORGANISM"].startswith("Escherichia coli")]
+        utrs = [p[0].upper().replace("U", "T") for p in split_utr_cds(rows) if p is not None]
+    except SynbiolabError:
+        utrs = []
+    sites = shine_dalgarno_sites(utrs)
+    if len(sites) >= 50:
+        ppm = counted_ppm([site for _, site in sites], [0] * len(sites), 6)
+        motifs["shine-dalgarno"] = Motif("shine-dalgarno", f"Shine-Dalgarno, {len(sites):,} sites",
+                                         "E. coli 5' UTRs", ppm)
+        said.append(f"the Shine-Dalgarno site counted from {len(sites):,} E. coli 5' UTRs of the 1014IC set")
+    else:
+        said.append("the Shine-Dalgarno site as consensus letters (AGGAGG)")
+    _BACTERIAL_CACHE[key] = (list(motifs.values()), "; ".join(said))
+    return _BACTERIAL_CACHE[key]
+
+
+def best_sites(sequence: str, motifs: list[Motif], threshold: float = 0.7) -> list[dict]:
+    """The best site of each motif on the sequence as written (forward strand), where it is good enough.
+
+    A site's score is its log-odds against equal base frequencies, rescaled so that 0 is the worst possible
+    site and 1 the best (as :func:`synbiolab.evaluate.genmetrics.relative_score`); sites below `threshold`
+    are left out.
+
+    Returns:
+        One dict per motif with a site: motif_id, name, start (0-based), end (exclusive), letters, score.
+    """
+    sequence = sequence.upper()
+    out = []
+    for motif in motifs:
+        log_odds = np.log2(np.clip(np.asarray(motif.ppm, float), 1e-6, 1) / 0.25)  # (w, 4)
+        width = len(log_odds)
+        if width > len(sequence):
+            continue
+        low, high = log_odds.min(1).sum(), log_odds.max(1).sum()
+        best = (-np.inf, 0)
+        for start in range(len(sequence) - width + 1):
+            window = sequence[start : start + width]
+            score = sum(log_odds[i, "ACGT".index(c)] if c in "ACGT" else log_odds[i].mean()
+                        for i, c in enumerate(window))
+            best = max(best, (score, start))
+        relative = (best[0] - low) / (high - low) if high > low else 0.0
+        if relative >= threshold:
+            start = best[1]
+            out.append({"motif_id": motif.motif_id, "name": motif.name.split(",")[0], "start": start,
+                        "end": start + width, "letters": sequence[start : start + width], "score": float(relative)})
+    return out
+
+
+def motifs_for(group: str, data_dir: str | None = None) -> tuple[list[Motif], str]:
+    """The motifs a filter of a model of this organism group is compared with, and why, in one sentence.
+
+    Args:
+        group: an organism group (``data.organisms.GROUPS``): bacteria, a JASPAR taxonomic group, archaea,
+            unknown or none.
+        data_dir: where to look for the files the bacterial matrices are counted from.
+    """
+    from .data.organisms import JASPAR_GROUPS
+
+    if group == "bacteria":
+        motifs, how = bacterial_motifs(data_dir)
+        return motifs, (f"bacteria: JASPAR has no bacterial collection, so the filters are compared with {how}")
+    if group in JASPAR_GROUPS:
+        jaspar = jaspar_motifs(tax_group=group)
+        return SPLICE_CONSENSUS + jaspar, (
+            f"{group}: the {len(jaspar):,} JASPAR CORE matrices of {group}, and the splice-site consensus "
+            "(JASPAR holds transcription factors only)")
+    if group == "archaea":
+        return list(CONSENSUS_MOTIFS), ("archaea: neither JASPAR nor this project has archaeal matrices; the "
+                                        "filters are compared with the consensus sites only")
+    if group == "none":
+        return [], "not biological sequences: no motif search"
+    return list(CONSENSUS_MOTIFS) + jaspar_motifs(), (
+        "organism unknown: every JASPAR CORE matrix (all taxa) and the bacterial and splice consensus sites "
+        "were searched; name the organism (--organism) to search only the motifs that fit it")
 
 
 def _normalise_columns(ppm: np.ndarray) -> np.ndarray:
@@ -425,21 +614,25 @@ def match_motifs(ppm: np.ndarray, motifs: list[Motif], top: int = 3, min_overlap
 
 
 def match_filters(
-    pwms: list[dict], n_filters: int = 8, top: int = 3, use_jaspar: bool = True, min_sites: int = 10
+    pwms: list[dict], n_filters: int = 8, top: int = 3, use_jaspar: bool = True, min_sites: int = 10,
+    motifs: list[Motif] | None = None,
 ) -> list[dict]:
-    """Match the most informative filters' matrices against consensus sites and JASPAR CORE.
+    """Match the most informative filters' matrices against known motifs.
 
     Args:
         pwms: output of :func:`filter_pwms`.
         n_filters: how many filters to match (the most informative ones with at least `min_sites` hits).
         top: best matches listed per filter.
-        use_jaspar: also search JASPAR CORE (all taxa) besides the built-in consensus sites.
+        use_jaspar: without `motifs`: also search JASPAR CORE (all taxa) besides the built-in consensus sites.
         min_sites: filters switched on by fewer windows are skipped (their matrices are noise).
+        motifs: the motifs to search (:func:`motifs_for` gives those that fit an organism); None: the
+            consensus sites and (with `use_jaspar`) all of JASPAR CORE.
 
     Returns:
         One dict per matched filter: filter, information, n_sites, consensus (letters), matches (list).
     """
-    motifs = list(CONSENSUS_MOTIFS) + (jaspar_motifs() if use_jaspar else [])
+    if motifs is None:
+        motifs = list(CONSENSUS_MOTIFS) + (jaspar_motifs() if use_jaspar else [])
     candidates = [p for p in pwms if p["n_sites"] >= min_sites]
     chosen = sorted(candidates, key=lambda p: -p["information"])[:n_filters]
     out = []

@@ -101,6 +101,9 @@ class Dataset:
             "n_val": len(self.val),
             "n_test": len(self.test),
         }
+        for key in ("organism", "organism_group"):  # the report's motif search follows the organism
+            if key in self.info:
+                out[key] = str(self.info[key])
         if self.class_names is not None:
             out["class_names"] = list(self.class_names)
             out["train_class_counts"] = torch.bincount(

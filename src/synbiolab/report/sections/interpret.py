@@ -16,7 +16,7 @@ from markupsafe import Markup
 from ...errors import SynbiolabError
 from ...evaluate import ranking_metrics
 from ...interpret import (
-    CONSENSUS_MOTIFS,
+    best_sites,
     filter_pwms,
     first_conv,
     in_silico_mutagenesis,
@@ -24,7 +24,7 @@ from ...interpret import (
     ism_logo,
     ism_score,
     match_filters,
-    match_motifs,
+    motifs_for,
     pwm_logo,
     trim_ppm,
 )
@@ -127,6 +127,19 @@ def _results_figure(run, outputs, baseline, model_name: str):
 
 
 
+SITE_THRESHOLD = 0.8  # a site is marked where it scores at least this fraction of a perfect site
+
+
+def marked_sites(sequence: str, motifs) -> list[dict]:
+    """The sites to mark on a mutagenesis map: the best site of each motif scoring at least SITE_THRESHOLD,
+    best first, leaving out any that overlaps a better one (an extended -10 read across a -35 box)."""
+    kept: list[dict] = []
+    for site in sorted(best_sites(sequence, motifs, SITE_THRESHOLD), key=lambda s: -s["score"]):
+        if all(site["end"] <= k["start"] or site["start"] >= k["end"] for k in kept):
+            kept.append(site)
+    return sorted(kept, key=lambda s: s["start"])
+
+
 def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Markup | None:
     """ISM maps and logos for the test sequences the model scores highest, and first-layer filters matched
     to known motifs."""
@@ -137,6 +150,12 @@ def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Mar
     if run.model_spec["input_shape"][0] != 4:
         return None
     model = run.load_model().eval()
+    group = run.metrics.get("dataset", {}).get("organism_group", "unknown")  # runs saved before: unknown
+    motifs, motif_set = motifs_for(group, run.config.data.data_dir)
+    # the organism's own sites (not the hundreds of JASPAR matrices) are marked on the mutagenesis maps
+    site_motifs = [m for m in motifs if m.source in ("consensus", "E. coli promoters", "E. coli 5' UTRs")]
+    if group in ("unknown", "none"):
+        site_motifs = []
     scores = outputs.logits()
     if outputs.task == "multiclass":
         targets = [(int(scores[:, k].argmax()), k, f"class {name}") for k, name in enumerate(outputs.class_names[:3])]
@@ -150,10 +169,15 @@ def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Mar
         fig, axes = plt.subplots(2, 1, figsize=(max(7, x.shape[1] * 0.16), 3.8), sharex=True)
         ism_heatmap(effects, sequence, ax=axes[0], title=f"test sequence {outputs.ids[index]} ({label}): {sequence}")
         ism_logo(effects, x, ax=axes[1], title="")
+        for row, site in enumerate(marked_sites(sequence, site_motifs)):  # the organism's known sites in it
+            axes[1].axvspan(site["start"] - 0.5, site["end"] - 0.5, color="gold", alpha=0.3, lw=0)
+            axes[1].annotate(f"{site['motif_id']} {site['letters']}", (site["start"] - 0.5, 1.0 - 0.12 * row),
+                             xycoords=("data", "axes fraction"), fontsize=7, va="top")
         axes[0].set_xlabel("")
         axes[1].set_xlabel("position (dots above: the sequence's own letters)")
         ism.append(save_figure(fig, run, f"ism_{index}_{output}"))
-    context = {"ism": ism, "filters": None, "logos": None, "n_sequences": len(outputs),
+    context = {"ism": ism, "filters": None, "logos": None, "n_sequences": len(outputs), "motif_set": motif_set,
+               "sites": [m.name.split(",")[0] for m in site_motifs], "threshold": SITE_THRESHOLD,
                "members": len(model.members) if isinstance(model, Ensemble) else 1}
     try:
         conv = first_conv(model)
@@ -163,12 +187,11 @@ def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Mar
         return render("sections/interpretation.html", **context)
     sequences = np.stack([outputs.one_hot(i) for i in range(len(outputs))])
     pwms = filter_pwms(model, sequences)
-    matches = match_filters(pwms, n_filters=n_filters, top=3)
+    matches = match_filters(pwms, n_filters=n_filters, top=3, motifs=motifs) if motifs else []
     rows = []
     for m in matches:
-        site = match_motifs(pwms[m["filter"]]["ppm"], CONSENSUS_MOTIFS, top=1)[0]
         rows.append({"filter": m["filter"], "consensus": m["consensus"], "bits": f"{m['information']:.1f}",
-                     "sites": m["n_sites"], "closest consensus site": f"{site['name']} {site['score']:.2f}",
+                     "sites": m["n_sites"],
                      "best matches": "; ".join(f"{b['name']} ({b['motif_id']}, {b['source']}) {b['score']:.2f}"
                                                for b in m["matches"])})
     context["filters"] = table(rows)
