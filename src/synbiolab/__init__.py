@@ -29,7 +29,7 @@ from .errors import SynbiolabError, TrainingDiverged
 from .evaluate import evaluate, predict
 from .experiments.crossval import cross_validate
 from .experiments.sweep import sweep
-from .interpret import filter_pwms, in_silico_mutagenesis, match_filters
+from .interpret import filter_pwms, in_silico_mutagenesis, match_filters, motifs_for
 from .models import MODELS, build_model, count_parameters, register_model
 from .report import register_section, write_report
 from .runs import Run, load_run, open_run
@@ -43,7 +43,7 @@ __all__ = [
     "evaluate", "evaluate_run", "fit", "load_config", "load_dataset", "load_run", "predict", "predict_images",
     "quickstart", "register_dataset", "register_model", "register_section", "train", "write_report",
     "Diagnosis", "RunFacts", "diagnose", "diagnose_history", "fix", "sweep",
-    "cross_validate", "filter_pwms", "in_silico_mutagenesis", "kmer_counts", "match_filters", "one_hot",
+    "cross_validate", "filter_pwms", "in_silico_mutagenesis", "kmer_counts", "match_filters", "motifs_for", "one_hot",
     "read_sequences", "reverse_complement",
     "GanConfig", "build_config", "design", "fit_gan", "open_run", "train_gan",
 ]
