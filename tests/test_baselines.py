@@ -86,7 +86,7 @@ def test_compare_to_baselines_pairs_the_folds():
     assert result["model_wins"] == 2 and result["n"] == 3
     assert "beats it by +0.0167 +/- 0.0577 (paired; better on 2, level on 0 of 3)" in result["sentence"]
     worse = compare_to_baselines({"cnn1d": [0.5, 0.6], "kmer_linear": [0.7, 0.7]}, "cnn1d", "accuracy")
-    assert "does not beat it by -0.1500" in worse["sentence"] and worse["model_wins"] == 0
+    assert "falls short of it by -0.1500" in worse["sentence"] and worse["model_wins"] == 0
 
 
 def test_unknown_baseline_is_one_line():

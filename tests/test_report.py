@@ -218,19 +218,32 @@ def test_regression_run_saves_its_four_numbers_sequences_and_the_baseline(tmp_pa
     # each sequence is the one the model saw: its GC count explains most of the target
     gc = table["sequence"].str.count("[GC]")
     assert np.corrcoef(gc, table["target"])[0, 1] > 0.9
+    # the three linear baselines on the same split, the best one named, the margin with its bootstrap interval
+    assert set(m["baselines"]) == {"onehot_linear", "pairwise_linear", "kmer_linear"}
+    c = m["baseline_comparison"]
+    best = max(m["baselines"], key=lambda name: m["baselines"][name]["pearson_r"])
+    assert c["best_baseline"] == best and c["baseline_score"] == pytest.approx(m["baselines"][best]["pearson_r"])
+    assert c["margin"] == pytest.approx(m["test"]["pearson_r"] - c["baseline_score"])
+    assert c["margin_low"] < c["margin_high"] and c["n_test"] == m["test"]["n"]
+    assert m["baselines"]["kmer_linear"]["pearson_r"] > 0.9  # 1-mer counts hold the GC count: the answer
     page = (run.path / "report.html").read_text()
-    assert "Sequence model vs linear baseline" in page and "could not be drawn" not in page
+    assert "Sequence model vs linear baselines" in page and "could not be drawn" not in page
+    assert f"best linear baseline on this split: {best}" in page
     assert (run.path / "figures" / "predicted_vs_measured.png").is_file()
     assert math.isfinite(m["test"]["spearman_rho"]) and m["label_noise"] is None
 
 
-def test_an_ecoli_promoter_report_searches_bacterial_motifs_and_a_splice_report_vertebrate_ones(tmp_path):
+def test_an_ecoli_promoter_report_searches_bacterial_motifs_and_a_splice_report_vertebrate_ones(tmp_path, cli):
     from conftest import require_data
 
     require_data("synbio/uci_promoters/promoters.data", "synbio/uci_splice/splice.csv",
                  "synbio/ecoli_promoters_wang2020/sequence_data.txt")
-    promoters = train(apply_overrides(default_config("uci_promoters"), ["train.progress=false"]),
-                      out=tmp_path / "promoters", verbose=False)
+    code, stdout, err = cli("train", "--data", "uci_promoters", "--out", tmp_path / "promoters")
+    assert code == 0, err
+    # train prints the linear baselines beside its test number, and which is best
+    assert "linear baselines on the same split: onehot_linear" in stdout
+    assert "best linear baseline on this split:" in stdout and "95 % interval" in stdout
+    promoters = load_run(tmp_path / "promoters")
     assert promoters.metrics["dataset"]["organism_group"] == "bacteria"
     page = (promoters.path / "report.html").read_text()
     assert "Motifs searched: bacteria: JASPAR has no bacterial collection" in page

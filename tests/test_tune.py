@@ -62,3 +62,19 @@ def test_bad_tune_input_gives_one_line(cli, tmp_path):
     assert code == 2 and err.startswith("error: ") and "--trials 0" in err and err.count("\n") == 1
     code, _, err = cli("tune", "--data", "digits", "--model", "dcgan", "--out", tmp_path / "g")
     assert code == 2 and "is a GAN" in err
+
+
+def test_tune_on_dna_prints_the_best_settings_beside_the_linear_baselines(cli, tmp_path):
+    from conftest import require_data
+
+    require_data("synbio/uci_promoters/promoters.data")
+    out = tmp_path / "tune"
+    code, stdout, err = cli("tune", "--data", "uci_promoters", "--model", "cnn1d", "--epochs", "5", "--trials", "2",
+                            "--out", out)
+    assert code == 0, err
+    comparison = json.loads((out / "tune.json").read_text())["baseline_comparison"]
+    best = json.loads((out / "best" / "metrics.json").read_text())
+    assert comparison["model_score"] == pytest.approx(best["test"]["accuracy"])
+    assert comparison["best_baseline"] in ("onehot_linear", "pairwise_linear", "kmer_linear")
+    assert f"test split: best linear baseline on this split: {comparison['best_baseline']}" in stdout
+    assert "Beside the linear baselines fitted on the same split" in (out / "report.html").read_text()

@@ -193,6 +193,13 @@ def headline(task: str, outputs, y) -> float:
     return float(np.mean(predicted == y.reshape(-1).astype(int)))
 
 
+def _against(margin: float) -> str:
+    """The model against the best baseline in words: "beats it by +0.0123", "falls short of it by -0.0123"."""
+    if np.isclose(margin, 0):
+        return f"is level with it ({margin:+.4f})"
+    return f"{'beats' if margin > 0 else 'falls short of'} it by {margin:+.4f}"
+
+
 def compare_to_baselines(scores: dict[str, list[float]], model: str, metric: str) -> dict:
     """Which baseline is best and by how much the model beats it, over paired folds (or seeds).
 
@@ -226,11 +233,10 @@ def compare_to_baselines(scores: dict[str, list[float]], model: str, metric: str
         "ties": int(np.sum(np.isclose(margin, 0))),
         "n": len(margin),
     }
-    verb = "beats" if result["margin_mean"] > 0 else "does not beat"
     result["sentence"] = (
         f"best linear baseline: {best} ({BASELINES[best][0]}), {metric} {result['baseline_mean']:.4f} +/- "
         f"{result['baseline_std']:.4f}; {model} {result['model_mean']:.4f} +/- {result['model_std']:.4f} "
-        f"{verb} it by {result['margin_mean']:+.4f} +/- {result['margin_std']:.4f} "
+        f"{_against(result['margin_mean'])} +/- {result['margin_std']:.4f} "
         f"(paired; better on {result['model_wins']}, level on {result['ties']} of {result['n']})"
     )
     return result
@@ -252,3 +258,49 @@ def baselines_beside(train_x, train_y, test_x, test_y, task: str, model_outputs,
     scores.update({name: [headline(task, o, test_y)] * len(outputs) for name, o in fitted.items()})
     metric = "pearson_r" if task == "regression" else "accuracy"
     return {"scores": scores, "comparison": compare_to_baselines(scores, model, metric)}
+
+
+def split_comparison(train_x, train_y, test_x, test_y, task: str, model_outputs, model: str = "model",
+                     seed: int = 0, resamples: int = 1000) -> dict:
+    """One run's test number beside the three linear baselines fitted on the same training part, and the spread
+    of the margin over the best one by a paired bootstrap of the test examples (one split has no folds).
+
+    Args:
+        train_x, test_x: one-hot (N, 4, L) arrays; train_y, test_y: labels or values.
+        task: multiclass, binary or regression.
+        model_outputs: the model's test outputs (logits or predictions).
+        model: the model's name, for the sentence.
+        seed: seed of the baselines' inner folds and of the bootstrap.
+        resamples: bootstrap resamples of the test examples.
+
+    Returns:
+        {"outputs": name -> test outputs, "scores": method -> score, "comparison": best_baseline, scores,
+        margin, its bootstrap sd and 95 % interval, and `sentence`}.
+    """
+    test_y = np.asarray(test_y)
+    model_outputs = np.asarray(model_outputs, np.float64)
+    fitted = linear_baselines(train_x, train_y, test_x, task, seed=seed)
+    scores = {model: headline(task, model_outputs, test_y)}
+    scores.update({name: headline(task, outputs, test_y) for name, outputs in fitted.items()})
+    best = max(fitted, key=lambda name: scores[name])
+    rng = np.random.default_rng(seed)
+    n = len(test_y)
+    margins = []
+    for _ in range(resamples):  # the same resampled examples for the model and the baseline (paired)
+        index = rng.integers(0, n, n)
+        margins.append(headline(task, model_outputs[index], test_y[index])
+                       - headline(task, np.asarray(fitted[best])[index], test_y[index]))
+    margins = np.asarray(margins)
+    low, high = np.nanpercentile(margins, [2.5, 97.5])
+    metric = "pearson_r" if task == "regression" else "accuracy"
+    margin = scores[model] - scores[best]
+    comparison = {
+        "metric": metric, "model": model, "best_baseline": best, "baseline_score": scores[best],
+        "model_score": scores[model], "margin": margin, "margin_sd": float(np.nanstd(margins, ddof=1)),
+        "margin_low": float(low), "margin_high": float(high), "n_test": n, "resamples": resamples,
+        "sentence": (f"best linear baseline on this split: {best} ({BASELINES[best][0]}), {metric} "
+                     f"{scores[best]:.4f}; {model} {scores[model]:.4f} {_against(margin)} (95 % interval "
+                     f"{low:+.4f} to {high:+.4f} over {resamples} bootstrap resamples of the {n:,} test examples)"),
+    }
+    return {"outputs": fitted, "scores": scores, "comparison": comparison}
+

@@ -270,12 +270,19 @@ def _finish(study, config: Config, folder: Path | None, retrain: bool, verbose: 
         best_run = train(best_config, out=folder / "best", verbose=False)
         diagnose(best_run, write=True, verbose=False, estimate_noise=False)
         result.best_run = best_run.path
+        best_metrics = best_run.metrics  # DNA: the linear baselines on the same split, beside its test number
+        if "baseline_comparison" in best_metrics:
+            summary["baseline_comparison"] = best_metrics["baseline_comparison"]
+            atomic_write_json(folder / "tune.json", summary)
     from ..report.sections.tune import write_tune_report
 
     write_tune_report(folder, study, summary, rows)
     if verbose:
         print(f"best of {len(study.trials)} trials ({len(pruned)} pruned): validation error {best.value:.4f} "
               f"with {' '.join(result.best_overrides)}")
+        if "baseline_comparison" in summary:
+            print(f"the best settings trained again ({folder / 'best'}), test split: "
+                  f"{summary['baseline_comparison']['sentence']}")
         print(f"config: {folder / 'best.yaml'}  (synbiolab train --config {folder / 'best.yaml'})")
         print(f"report: {folder / 'report.html'}")
     return result

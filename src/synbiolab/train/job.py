@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..classical import kmer_baseline
+from ..classical.kmer import split_comparison
 from ..config import Config, GanConfig, TrainConfig, apply_overrides, default_config, set_value, shown
 from ..data import Dataset, Split, load_dataset
 from ..data.generative import prepare_gan_data, to_data_space
@@ -185,9 +185,14 @@ def finish_run(run_dir: Path, result: FitResult, ds, config: Config, verbose: bo
         "layers": _layers(model),
         "model_text": str(model),
     }
-    baseline = _sequence_baseline(ds) if ds.kind == "sequence" else None
-    if baseline is not None:
+    beside = _sequence_baselines(ds, test_outputs, config.model.name) if ds.kind == "sequence" else None
+    baseline = None
+    if beside is not None:
+        baseline = beside["outputs"]["kmer_linear"]  # the k-mer baseline of the report's figures
         metrics["baseline"] = {"method": BASELINE_METHOD, **ranking_metrics(ds.task, baseline, ds.test.y)}
+        metrics["baselines"] = {name: ranking_metrics(ds.task, outputs, ds.test.y)
+                                for name, outputs in beside["outputs"].items()}
+        metrics["baseline_comparison"] = beside["comparison"]
         metrics["data_info"] = {k: str(v) for k, v in ds.info.items() if k in PREPARATION_KEYS}
     atomic_write_json(run_dir / "metrics.json", metrics)
     save_model(run_dir, model, config.model.name, config.model.params,
@@ -202,6 +207,10 @@ def finish_run(run_dir: Path, result: FitResult, ds, config: Config, verbose: bo
             else f"pearson r {t['pearson_r']:.4f}, R^2 {t['r2']:.4f}"
         console.print(f"test {what}; best epoch {result.best_epoch}/{len(result.history)}; "
                       f"{result.train_seconds:.1f}s of training")
+        if beside is not None:
+            console.print("linear baselines on the same split: " + ", ".join(
+                f"{name} {score:.4f}" for name, score in beside["scores"].items() if name != config.model.name))
+            console.print(beside["comparison"]["sentence"])
         console.print(f"report: {run_dir / 'report.html'}")
 
 
@@ -242,13 +251,15 @@ def _layers(model: torch.nn.Module) -> list[dict]:
     return rows
 
 
-def _sequence_baseline(ds):
-    """The k-mer linear baseline's test outputs, fitted on the training and validation splits (None: no DNA)."""
+def _sequence_baselines(ds, test_outputs: torch.Tensor, model: str) -> dict | None:
+    """The three linear baselines fitted on the training and validation splits, their test outputs and scores,
+    and the model's margin over the best of them (``classical.kmer.split_comparison``); None: not DNA."""
     if ds.input_shape[0] != 4:
         return None
     train_x = torch.cat([ds.train.x, ds.val.x]).numpy()
     train_y = torch.cat([ds.train.y, ds.val.y]).numpy()
-    return kmer_baseline(train_x, train_y, ds.test.x.numpy(), ds.task)
+    return split_comparison(train_x, train_y, ds.test.x.numpy(), ds.test.y.numpy(), ds.task, test_outputs.numpy(),
+                            model)
 
 
 def _save_test_outputs(run_dir: Path, ds, outputs: torch.Tensor, baseline) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from markupsafe import Markup
 
+from ...classical.kmer import BASELINES
 from ...errors import SynbiolabError
 from ...evaluate import ranking_metrics
 from ...interpret import (
@@ -81,10 +82,16 @@ def section_sequence_results(run) -> Markup | None:
         baseline_outputs, baseline_metrics, preparation = _recomputed_baseline(run, task)
         source = "Recomputed: this run saved no baseline, so the data set was loaded again and the baseline refitted."
     model_metrics = ranking_metrics(task, outputs.logits(), targets)
-    rows = [{"method": f"{model_name} (kept weights)", **model_metrics},
-            {"method": BASELINE_METHOD, **baseline_metrics}]
+    rows = [{"method": f"{model_name} (kept weights)", **model_metrics}]
+    if "baselines" in metrics:  # the three linear baselines (runs saved before had the k-mer one only)
+        rows += [{"method": f"{name}: {BASELINES[name][0]}", **values} for name, values in metrics["baselines"].items()
+                 if name in BASELINES]
+    else:
+        rows.append({"method": BASELINE_METHOD, **baseline_metrics})
+    comparison = metrics.get("baseline_comparison", {}).get("sentence")
     return render("sections/sequence_results.html", rows=table(rows), preparation=list(preparation.items()),
-                  source=source, figure=_results_figure(run, outputs, baseline_outputs, model_name))
+                  source=source, figure=_results_figure(run, outputs, baseline_outputs, model_name),
+                  comparison=comparison)
 
 
 def _results_figure(run, outputs, baseline, model_name: str):

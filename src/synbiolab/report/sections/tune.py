@@ -68,9 +68,12 @@ def write_tune_report(folder: Path, study, summary: dict, rows: list[dict]) -> P
         if (best / "diagnosis.json").is_file():
             diagnosis = json.loads((best / "diagnosis.json").read_text())
             verdict = f"; diagnosis: <b>{escape(diagnosis.get('verdict', '?'))}</b>"
+        comparison = metrics.get("baseline_comparison", {}).get("sentence")
+        beside = f"</p><p>Beside the linear baselines fitted on the same split: {escape(comparison)}." if comparison \
+            else ""
         parts.append(("best", Markup(
             f"<h2>The best settings, trained again</h2><p>{what} (weights of its best epoch, "
             f"{metrics.get('best_epoch')}; measured once, after the search){verdict}. "
-            f"<a href='best/report.html'>Its report</a>.</p>")))
+            f"<a href='best/report.html'>Its report</a>.{beside}</p>")))
     parts.append(("trials", Markup("<h2>Trials</h2>") + table(rows)))
     return write_page(folder / "report.html", f"synbiolab tune {folder.name}", parts)
