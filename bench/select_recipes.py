@@ -54,6 +54,12 @@ CANDIDATES: dict[str, dict[str, dict]] = {
         "two-layer-avg": {"model.channels": [64, 64], "model.kernel_sizes": [9, 5], "model.pool_sizes": [2, 2],
                           "model.dropout": 0.4, "train.epochs": 20, "train.label_smoothing": 0.1,
                           "train.ema_decay": 0.99},
+        # one layer of 5-nt filters, alone and as a deep ensemble of 5 (model.members): a splice site's consensus
+        # is a few letters either side of the junction
+        "wide-5nt": {"model.channels": [64], "model.kernel_sizes": [5], "model.pool_sizes": [4],
+                     "model.dropout": 0.4, "train.epochs": 20, "train.label_smoothing": 0.1},
+        "wide-5nt-x5": {"model.channels": [64], "model.kernel_sizes": [5], "model.pool_sizes": [4],
+                        "model.dropout": 0.4, "train.epochs": 20, "train.label_smoothing": 0.1, "model.members": 5},
     },
     "uci_promoters": {
         "defaults": {},

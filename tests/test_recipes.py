@@ -20,7 +20,8 @@ def test_every_recipe_is_valid_for_its_model(name):
 
 
 def test_the_recipe_applies_to_its_model_only():
-    assert default_config("uci_splice", "cnn1d").model.params["channels"] == [64, 64]
+    assert default_config("uci_splice", "cnn1d").model.params["channels"] == [64]
+    assert default_config("uci_splice", "cnn1d").model.params["members"] == 5
     assert default_config("uci_splice", "cnn1d").train.label_smoothing == 0.1
     other = default_config("uci_splice", "rnn")
     assert other.model.name == "rnn" and "channels" not in other.model.params
@@ -32,7 +33,7 @@ def test_named_options_and_sets_win_over_the_recipe():
     cfg = build_config("uci_splice", None, None, {"train.epochs": 3}, ["model.dropout=0.1"],
                        default_model=recipe_model("uci_splice", "mlp"))
     assert cfg.model.name == "cnn1d" and cfg.train.epochs == 3 and cfg.model.params["dropout"] == 0.1
-    assert cfg.model.params["kernel_sizes"] == [9, 5]  # the rest of the recipe stays
+    assert cfg.model.params["kernel_sizes"] == [5]  # the rest of the recipe stays
     assert apply_overrides(default_config("ecoli_promoters"), ["train.epochs=2"]).train.epochs == 2
 
 
@@ -52,7 +53,7 @@ def test_cli_cv_and_train_without_model_use_the_recipe(cli, monkeypatch):
     monkeypatch.setattr(train, "train", lambda cfg, **k: (seen.setdefault("train", cfg), Run())[1])
     code, _, err = cli("cv", "--data", "uci_splice")
     assert code == 0, err
-    assert seen["cv"].model.name == "cnn1d" and seen["cv"].model.params["pool_sizes"] == [2, 2]
+    assert seen["cv"].model.name == "cnn1d" and seen["cv"].model.params["pool_sizes"] == [4]
     code, _, err = cli("train", "--data", "ecoli_promoters", "--quiet")
     assert code == 0, err
     assert seen["train"].model.name == "cnn1d" and seen["train"].model.params["dilations"] == [1, 2, 4]
