@@ -121,3 +121,27 @@ def test_ensemble_members_learn_as_if_alone():
     assert count_parameters(model) == 2 * count_parameters(member)
     with pytest.raises(SynbiolabError, match="model.members must be a whole number >= 1"):
         build_model("mlp", input_shape=(1, 8, 8), n_outputs=10, members=0)
+
+
+def test_calibration_fits_a_line_on_validation_and_folds_it_into_the_head():
+    from synbiolab.data.registry import Split
+    from synbiolab.train.support import calibrate_outputs
+
+    torch.manual_seed(0)
+    x = torch.randn(200, 1, 4, 4)
+    for members in (1, 2):
+        model = build_model("mlp", input_shape=(1, 4, 4), n_outputs=1, hidden_units=[8], members=members).eval()
+        with torch.no_grad():
+            raw = model(x)
+        found = calibrate_outputs(model, Split(x, (3 * raw + 1).reshape(-1)))  # outputs a third of the truth, minus 1
+        assert found["scale"] == pytest.approx([3.0], rel=1e-4) and found["shift"] == pytest.approx([1.0], abs=1e-4)
+        with torch.no_grad():
+            assert torch.allclose(model(x), 3 * raw + 1, atol=1e-4)  # folded into the saved weights
+    # a slope that is not positive would reverse the ranking: that target is left as it is
+    model = build_model("mlp", input_shape=(1, 4, 4), n_outputs=1, hidden_units=[8]).eval()
+    with torch.no_grad():
+        raw = model(x)
+    found = calibrate_outputs(model, Split(x, (-raw).reshape(-1)))
+    assert found["kept"] == [0]
+    with torch.no_grad():
+        assert torch.equal(model(x), raw)

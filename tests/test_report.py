@@ -226,6 +226,14 @@ def test_regression_run_saves_its_four_numbers_sequences_and_the_baseline(tmp_pa
     assert c["margin"] == pytest.approx(m["test"]["pearson_r"] - c["baseline_score"])
     assert c["margin_low"] < c["margin_high"] and c["n_test"] == m["test"]["n"]
     assert m["baselines"]["kmer_linear"]["pearson_r"] > 0.9  # 1-mer counts hold the GC count: the answer
+    # the same run with its outputs rescaled on the validation split: correlations kept, validation MSE lower
+    config.train.calibrate = True
+    rescaled = train(config, out=tmp_path / "rescaled", verbose=False)
+    r = rescaled.metrics
+    assert r["calibration"]["scale"][0] > 0 and r["calibration"]["kept"] == []
+    assert r["test"]["pearson_r"] == pytest.approx(m["test"]["pearson_r"], abs=1e-5)
+    assert r["val"]["mse"] <= m["val"]["mse"] + 1e-9
+    assert "Outputs rescaled on the validation split" in (rescaled.path / "report.html").read_text()
     page = (run.path / "report.html").read_text()
     assert "Sequence model vs linear baselines" in page and "could not be drawn" not in page
     assert f"best linear baseline on this split: {best}" in page

@@ -70,6 +70,7 @@ class TrainConfig:
     augment: str = "none"  # none, shift_rotate (images) or revcomp (DNA)
     label_smoothing: float = 0.0  # cross-entropy label smoothing for multi-class tasks
     ema_decay: float = 0.0  # evaluate and keep a moving average of the weights (e.g. 0.99); 0: the weights as trained
+    calibrate: bool = False  # regression: rescale the outputs by a * y + b fitted on the validation split at the end
     train_eval_size: int = 10000  # training examples re-evaluated each epoch (a fixed subsample)
     seed: int = 0  # seed of the weights, the batch order, dropout and augmentation
     device: str = "auto"  # auto, cpu, cuda or mps

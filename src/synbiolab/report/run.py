@@ -85,7 +85,8 @@ def section_summary(run: Run) -> Markup:
                        n_parameters=m["n_parameters"], splits=table(rows, columns),
                        train_split=_train_split(m, cfg),
                        majority_error=m.get("majority_error"),
-                       kept_by=cfg.get("train", {}).get("keep", "best_loss"))
+                       kept_by=cfg.get("train", {}).get("keep", "best_loss"),
+                       calibration=m.get("calibration"))
     elif status != "diverged" and (run.path / "history.csv").is_file():
         context["epochs_done"] = len(run.history)
     return render("sections/summary.html", **context)

@@ -181,6 +181,7 @@ def finish_run(run_dir: Path, result: FitResult, ds, config: Config, verbose: bo
         "n_train": len(ds.train),
         "majority_error": ds.majority_error(),
         "dataset": ds.summary(),
+        **({"calibration": result.calibration} if result.calibration is not None else {}),
         **_diagnosis_facts(ds, config),
         "layers": _layers(model),
         "model_text": str(model),

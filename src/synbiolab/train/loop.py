@@ -29,6 +29,7 @@ from .support import (
     Distributed,
     StopRequest,
     average_decay,
+    calibrate_outputs,
     check_finite,
     console,
     make_optimizer,
@@ -50,6 +51,7 @@ class FitResult:
     train_seconds: float = 0.0
     steps: int = 0
     stopped_by_callback: bool = False  # on_epoch asked to stop (a pruned tuning trial)
+    calibration: dict | None = None  # train.calibrate: the line fitted on the validation split (regression)
 
 
 def train_eval_subset(split, size: int, seed: int):
@@ -250,7 +252,11 @@ def fit(
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
-    return FitResult(model, history, best["epoch"], stopped_early, seconds, step + 1, stopped_by_callback)
+    calibration = None
+    if cfg.calibrate and dataset.task == "regression":  # rescale the outputs on the validation split
+        calibration = calibrate_outputs(model, dataset.val)
+    return FitResult(model, history, best["epoch"], stopped_early, seconds, step + 1, stopped_by_callback,
+                     calibration)
 
 
 def restore_training(checkpoint: Checkpoint, ckpt: dict, model, optimizer, schedule, batches, augment, device):

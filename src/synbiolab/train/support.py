@@ -303,3 +303,45 @@ def average_decay(decay: float, updates: int) -> float:
     """The decay of the `updates`-th update: small at first, so that early weights do not linger (as TensorFlow's
     ExponentialMovingAverage with num_updates), then `decay`."""
     return min(decay, (1 + updates) / (10 + updates))
+
+
+def calibrate_outputs(model: torch.nn.Module, split) -> dict:
+    """Fit outputs to targets on `split` by one line per target, y = a * output + b, and fold it into the model.
+
+    A regressor kept for its correlation (``train.keep=last`` or ``best_metric``) can rank well while its outputs
+    are off in scale or offset; rescaling keeps Pearson and Spearman correlation unchanged (a > 0) and brings
+    R^2 and MSE back. The line is folded into the last layer (``head``, a Linear; every member's for an
+    ensemble, whose mean is then rescaled the same way), so everything that uses the saved model uses the
+    rescaled outputs. A target whose fitted slope is not positive is left as it is (rescaling would reverse
+    its ranking).
+
+    Returns:
+        {"scale": [a per target], "shift": [b per target], "kept": [target indices left as they were]}.
+    """
+    from ..evaluate import predict
+    from ..models.ensemble import Ensemble
+
+    heads = [m.head for m in model.members] if isinstance(model, Ensemble) else [getattr(model, "head", None)]
+    if not all(isinstance(h, torch.nn.Linear) for h in heads):
+        raise SynbiolabError(f"train.calibrate needs a model whose last layer is a Linear named head; "
+                             f"{type(model).__name__} has none")
+    outputs = predict(model, split.x).double().reshape(len(split), -1)
+    targets = split.y.double().reshape(len(split), -1)
+    scale, shift, kept = [], [], []
+    for t in range(outputs.shape[1]):
+        o, y = outputs[:, t], targets[:, t]
+        variance = ((o - o.mean()) ** 2).mean()
+        a = float(((o - o.mean()) * (y - y.mean())).mean() / variance) if variance > 0 else 0.0
+        if a <= 0:
+            scale.append(1.0), shift.append(0.0), kept.append(t)
+            continue
+        scale.append(a)
+        shift.append(float(y.mean() - a * o.mean()))
+    a = torch.tensor(scale)
+    b = torch.tensor(shift)
+    with torch.no_grad():
+        for head in heads:
+            head.weight.mul_(a.to(head.weight)[:, None])
+            head.bias.mul_(a.to(head.bias)).add_(b.to(head.bias))
+    return {"scale": scale, "shift": shift, "kept": kept}
+

@@ -134,6 +134,11 @@ def _results_figure(run, outputs, baseline, model_name: str):
 
 
 
+def _short_name(match: dict) -> str:
+    """A motif's name short enough for a logo's title: a JASPAR factor's name, else the site's identifier."""
+    return (match["name"] if match["source"].startswith("JASPAR") else match["motif_id"])[:16]
+
+
 SITE_THRESHOLD = 0.8  # a site is marked where it scores at least this fraction of a perfect site
 
 
@@ -206,6 +211,6 @@ def section_interpretation(run, n_sequences: int = 2, n_filters: int = 6) -> Mar
         fig, axes = plt.subplots(1, len(matches), figsize=(2.6 * len(matches), 1.6))
         for ax, m in zip(np.atleast_1d(axes), matches, strict=True):
             pwm_logo(trim_ppm(pwms[m["filter"]]["ppm"]), ax=ax,
-                     title=f"filter {m['filter']}: {m['matches'][0]['name'][:24]}")
+                     title=f"filter {m['filter']}: {_short_name(m['matches'][0])} {m['matches'][0]['score']:.2f}")
         context["logos"] = save_figure(fig, run, "filter_logos")
     return render("sections/interpretation.html", **context)
