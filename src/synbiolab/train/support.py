@@ -332,11 +332,13 @@ def calibrate_outputs(model: torch.nn.Module, split) -> dict:
         o, y = outputs[:, t], targets[:, t]
         variance = ((o - o.mean()) ** 2).mean()
         a = float(((o - o.mean()) * (y - y.mean())).mean() / variance) if variance > 0 else 0.0
-        if a <= 0:
-            scale.append(1.0), shift.append(0.0), kept.append(t)
-            continue
-        scale.append(a)
-        shift.append(float(y.mean() - a * o.mean()))
+        if a <= 0:  # leave it as it is
+            kept.append(t)
+            scale.append(1.0)
+            shift.append(0.0)
+        else:
+            scale.append(a)
+            shift.append(float(y.mean() - a * o.mean()))
     a = torch.tensor(scale)
     b = torch.tensor(shift)
     with torch.no_grad():
@@ -344,4 +346,3 @@ def calibrate_outputs(model: torch.nn.Module, split) -> dict:
             head.weight.mul_(a.to(head.weight)[:, None])
             head.bias.mul_(a.to(head.bias)).add_(b.to(head.bias))
     return {"scale": scale, "shift": shift, "kept": kept}
-
