@@ -288,3 +288,6 @@ def test_deep_ensemble_trains_its_members_apart_and_predicts_their_mean(tmp_path
     assert "A deep ensemble of\n3 copies" in (tmp_path / "ens" / "report.html").read_text()
     code, _, err = cli("train", "--data", "digits", "--set", "model.members=0", "--out", tmp_path / "bad")
     assert code == 2 and err.count("\n") == 1 and "model.members=0 is out of range; valid: 1 to 64" in err
+    code, _, err = cli("train", "--data", "digits", "--set", "train.calibrate=true", "--out", tmp_path / "bad")
+    assert code == 2 and err.count("\n") == 1 and "train.calibrate rescales a regressor's outputs" in err
+    assert not (tmp_path / "bad").exists()  # refused before a run folder is made

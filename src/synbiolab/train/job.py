@@ -35,7 +35,7 @@ from ..report.sections.gan import summary_line
 from ..report.sections.interpret import BASELINE_METHOD, PREPARATION_KEYS
 from ..runs import Run, check_new_folder, default_run_name, open_run, reopen_folder, save_model, start_folder, versions
 from .fit_gan import fit_gan
-from .loop import FitResult, fit, train_eval_subset
+from .loop import FitResult, check_fits, fit, train_eval_subset
 from .support import Distributed, console, select_device
 
 
@@ -83,6 +83,7 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
             check_new_folder(out, overwrite)
         dataset = dataset if dataset is not None else load_dataset(config.data)
         check_model(config.model.name, config.model.params, dataset)
+        check_fits(config.train, dataset)
         if dist.is_main:
             run_dir, lock = start_folder(out, "train", overwrite)
         run_dir = Path(dist.broadcast(str(run_dir) if run_dir else None))

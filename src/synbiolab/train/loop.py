@@ -54,6 +54,13 @@ class FitResult:
     calibration: dict | None = None  # train.calibrate: the line fitted on the validation split (regression)
 
 
+def check_fits(cfg: TrainConfig, dataset) -> None:
+    """Training settings that do not fit the data set, as one line (``train`` checks them before making a folder)."""
+    if cfg.calibrate and dataset.task != "regression":
+        raise SynbiolabError(f"train.calibrate rescales a regressor's outputs, but {dataset.name} is a {dataset.task} "
+                             "task; leave train.calibrate false")
+
+
 def train_eval_subset(split, size: int, seed: int):
     """The fixed subsample of the training split whose error is measured each epoch (no augmentation)."""
     n = min(size, len(split))
@@ -96,6 +103,7 @@ def fit(
         raise SynbiolabError("fit(resume=True) needs the run_dir whose checkpoint to continue")
     if len(dataset.val) == 0:
         raise SynbiolabError("the validation split is empty; set data.val_size")
+    check_fits(cfg, dataset)
     dist = Distributed.from_env()
     dist.init(cfg.device)
     device = select_device(cfg.device, dist.local_rank)
@@ -253,7 +261,7 @@ def fit(
         model.load_state_dict(best["state"])
     model.eval()
     calibration = None
-    if cfg.calibrate and dataset.task == "regression":  # rescale the outputs on the validation split
+    if cfg.calibrate:  # a regressor: rescale its outputs by a line fitted on the validation split
         calibration = calibrate_outputs(model, dataset.val)
     return FitResult(model, history, best["epoch"], stopped_early, seconds, step + 1, stopped_by_callback,
                      calibration)
